@@ -1,0 +1,242 @@
+"""Held-out-entry scoring (bi-cross-validation) for choosing the rank.
+
+Training reconstruction error always improves with the rank, so it cannot be
+what a model selection search maximises. Instead we hide a fixed random subset
+of the entries of ``X``, fit the coefficients ``W`` of the rows on the visible
+entries with the components ``H`` fixed, and measure how well ``W H`` predicts
+the hidden entries. Too small a rank under-fits the hidden entries; too large
+a rank over-fits the visible ones and predicts the hidden ones worse, so the
+held-out error is smallest near the true rank (Owen & Perry 2009, "Bi-cross-
+validation of the SVD and the nonnegative matrix factorization").
+
+For a sparse ``X`` whose implicit zeros are observed, the hidden set is
+stratified: a ``fraction`` of the stored entries plus a uniform sample of the
+zero entries (at most ten times as many as the hidden stored entries), the
+zeros weighted so that the score estimates the mean error over a ``fraction``
+of all entries. ``X`` is never densified.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+
+from .losses import wh_at
+from .mu import fit_mu
+from .nnls import nnls
+
+__all__ = ["heldout_score", "elementwise_beta"]
+
+_EPS = np.finfo(np.float32).eps
+
+
+def elementwise_beta(x, y, beta):
+    """Beta-divergence ``d_beta(x | y)`` of matching entries (no 1/2 factor).
+
+    ``beta=2`` is the squared error, ``beta=1`` the generalised Kullback-Leibler
+    divergence, ``beta=0`` Itakura-Saito.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.maximum(np.asarray(y, dtype=np.float64), _EPS)
+    if beta == 2:
+        return (x - y) ** 2
+    if beta == 1:
+        xs = np.maximum(x, _EPS)
+        return np.where(x > 0, x * np.log(xs / y), 0.0) - x + y
+    if beta == 0:
+        xs = np.maximum(x, _EPS)
+        return xs / y - np.log(xs / y) - 1.0
+    return (
+        x**beta + (beta - 1.0) * y**beta - beta * x * y ** (beta - 1.0)
+    ) / (beta * (beta - 1.0))
+
+
+def _split_dense(X, observed, fraction, rng):
+    hide = rng.random_sample(X.shape) < fraction
+    if observed is not None:
+        hide &= observed
+        visible = observed & ~hide
+    else:
+        visible = ~hide
+    rows, cols = np.nonzero(hide)
+    X_vis = np.where(visible, X, 0).astype(X.dtype, copy=False)
+    return X_vis, visible, rows, cols, X[rows, cols], np.ones(rows.size)
+
+
+def _split_stored(X, fraction, rng):
+    X = sp.csr_matrix(X)
+    X.sort_indices()
+    hide = rng.random_sample(X.nnz) < fraction
+    rows_all = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+    rows, cols, vals = rows_all[hide], X.indices[hide], X.data[hide]
+    keep = ~hide
+    indptr = np.concatenate(([0], np.cumsum(np.bincount(rows_all[keep], minlength=X.shape[0]))))
+    X_vis = sp.csr_matrix(
+        (X.data[keep], X.indices[keep], indptr), shape=X.shape, dtype=X.dtype
+    )
+    return X_vis, rows, cols, vals, np.ones(rows.size)
+
+
+def _split_sparse_full(X, fraction, rng):
+    """Stratified hidden set for a sparse X whose implicit zeros are observed."""
+    X = sp.csr_matrix(X)
+    X.sum_duplicates()
+    X.sort_indices()
+    m, n = X.shape
+    hide = rng.random_sample(X.nnz) < fraction
+    rows_all = np.repeat(np.arange(m), np.diff(X.indptr))
+    s_rows, s_cols, s_vals = rows_all[hide], X.indices[hide], X.data[hide]
+    keep = ~hide
+    indptr = np.concatenate(([0], np.cumsum(np.bincount(rows_all[keep], minlength=m))))
+    X_vis = sp.csr_matrix(
+        (X.data[keep], X.indices[keep], indptr), shape=X.shape, dtype=X.dtype
+    )
+    n_zeros = m * n - X.nnz
+    target = int(round(fraction * n_zeros))
+    n_draw = min(target, max(10 * s_rows.size, 1000))
+    if n_draw > 0:
+        flat = rng.randint(0, m * n, size=int(n_draw * 1.2) + 10).astype(np.int64)
+        flat = np.unique(flat)
+        stored_flat = rows_all.astype(np.int64) * n + X.indices
+        flat = flat[~np.isin(flat, stored_flat)]
+        flat = rng.permutation(flat)[:n_draw]
+        z_rows, z_cols = np.divmod(flat, n)
+        z_w = np.full(flat.size, target / max(flat.size, 1))
+    else:
+        z_rows = z_cols = np.zeros(0, dtype=np.int64)
+        z_w = np.zeros(0)
+    rows = np.concatenate((s_rows, z_rows))
+    cols = np.concatenate((s_cols, z_cols))
+    vals = np.concatenate((s_vals, np.zeros(z_rows.size, dtype=X.dtype)))
+    weights = np.concatenate((np.ones(s_rows.size), z_w))
+    return X_vis, rows, cols, vals, weights
+
+
+def _gram_nnls(G, b, l1, l2, tol, max_iter):
+    """Coordinate descent for ``min_w>=0 0.5 w^T G_i w - b_i^T w`` for every row.
+
+    ``G`` is ``(m, k, k)``, ``b`` ``(m, k)``; vectorised over rows.
+    """
+    m, k = b.shape
+    W = np.zeros((m, k), dtype=b.dtype)
+    diag = np.einsum("ijj->ij", G) + l2
+    diag = np.where(diag > 0, diag, 1.0)
+    b = b - l1
+    for _ in range(max_iter):
+        delta = 0.0
+        for j in range(k):
+            grad = np.einsum("ik,ik->i", G[:, j, :], W) + l2 * W[:, j] - b[:, j]
+            new = np.maximum(W[:, j] - grad / diag[:, j], 0.0)
+            delta = max(delta, float(np.max(np.abs(new - W[:, j]), initial=0.0)))
+            W[:, j] = new
+        scale = float(np.max(W, initial=0.0))
+        if delta <= tol * max(scale, 1e-12):
+            break
+    return W
+
+
+def _fit_rows_sparse_full(X_vis, H, rows, cols, beta, l1, l2, tol, max_iter):
+    """Fit ``W`` on every entry of a sparse X except the hidden (rows, cols)."""
+    m, n = X_vis.shape
+    k = H.shape[0]
+    if beta == 2:
+        HHt = H @ H.T
+        B = np.asarray(X_vis @ H.T)
+        order = np.argsort(rows, kind="stable")
+        rows_s, cols_s = rows[order], cols[order]
+        W = np.zeros((m, k), dtype=H.dtype)
+        chunk = max(1, 2**21 // max(k * k, 1))
+        for start in range(0, m, chunk):
+            stop = min(m, start + chunk)
+            G = np.broadcast_to(HHt, (stop - start, k, k)).copy()
+            lo, hi = np.searchsorted(rows_s, [start, stop])
+            if hi > lo:
+                O = H[:, cols_s[lo:hi]].T
+                outer = O[:, :, None] * O[:, None, :]
+                local = rows_s[lo:hi] - start
+                uniq, starts = np.unique(local, return_index=True)
+                G[uniq] -= np.add.reduceat(outer, starts, axis=0)
+            W[start:stop] = _gram_nnls(G, B[start:stop], l1, l2, tol, max_iter)
+        return W
+    # other losses: dense row blocks (bounded memory) with a dense mask
+    W = np.empty((m, k), dtype=H.dtype)
+    chunk = max(1, 2**22 // max(n, 1))
+    hidden = sp.csr_matrix(
+        (np.ones(rows.size, dtype=bool), (rows, cols)), shape=(m, n)
+    )
+    for start in range(0, m, chunk):
+        stop = min(m, start + chunk)
+        Xc = X_vis[start:stop].toarray()
+        obs = ~hidden[start:stop].toarray()
+        Wc = np.full((stop - start, k), np.sqrt(max(Xc.mean(), _EPS) / k), dtype=H.dtype)
+        Wc, _, _ = fit_mu(
+            Xc, Wc, H, beta=beta, tol=tol, max_iter=max_iter, l1_W=l1, l2_W=l2,
+            update_H=False, observed=obs,
+        )
+        W[start:stop] = Wc
+    return W
+
+
+def heldout_score(X, H, *, beta=2.0, observed=None, fraction=0.2, random_state=0,
+                  l1=0.0, l2=0.0, tol=1e-4, max_iter=200):
+    """Negative mean beta-divergence on hidden entries, ``W`` fit on the rest.
+
+    Parameters
+    ----------
+    X : ndarray or sparse matrix of shape (n_samples, n_features)
+        Data (non-negative, finite; unobserved entries per ``observed``).
+    H : ndarray of shape (k, n_features)
+        Fixed components.
+    beta : float
+        Beta-divergence used for both the fit of ``W`` and the score.
+    observed : None, ndarray of bool or "stored"
+        Which entries are observed (core convention). Only observed entries
+        can be hidden.
+    fraction : float in (0, 1)
+        Fraction of the (observed) entries that is hidden.
+    random_state : int or RandomState
+        Which entries are hidden. A fixed value hides the same entries for
+        every model, which makes scores of different ranks comparable.
+    l1, l2 : float
+        Penalties on ``W`` (scaled as in the core).
+    tol, max_iter : float, int
+        Stopping rule of the ``W`` fit.
+
+    Returns
+    -------
+    score : float
+        ``-sum_h w_h d_beta(x_h | (WH)_h) / sum_h w_h`` over hidden entries ``h``.
+        Higher is better. ``0.0`` when nothing could be hidden.
+    """
+    rng = random_state if isinstance(random_state, np.random.RandomState) else (
+        np.random.RandomState(random_state)
+    )
+    k = H.shape[0]
+    if sp.issparse(X):
+        if isinstance(observed, str):
+            X_vis, rows, cols, vals, weights = _split_stored(X, fraction, rng)
+            obs_vis = "stored"
+        else:
+            X_vis, rows, cols, vals, weights = _split_sparse_full(X, fraction, rng)
+            if rows.size == 0:
+                return 0.0
+            W = _fit_rows_sparse_full(X_vis, H, rows, cols, beta, l1, l2, tol, max_iter)
+            pred = wh_at(W, H, rows, cols)
+            err = elementwise_beta(vals, pred, beta)
+            return -float(np.sum(weights * err) / np.sum(weights))
+    else:
+        X_vis, obs_vis, rows, cols, vals, weights = _split_dense(X, observed, fraction, rng)
+    if rows.size == 0:
+        return 0.0
+    if beta == 2:
+        W = nnls(X_vis, H, observed=obs_vis, l1=l1, l2=l2)
+    else:
+        n_obs = X_vis.nnz if sp.issparse(X_vis) else max(int(np.sum(obs_vis)), 1)
+        total = X_vis.sum()
+        avg = np.sqrt(max(total / n_obs, _EPS) / k)
+        W = np.full((X_vis.shape[0], k), avg, dtype=H.dtype)
+        W, _, _ = fit_mu(
+            X_vis, W, H, beta=beta, tol=tol, max_iter=max_iter, l1_W=l1, l2_W=l2,
+            update_H=False, observed=obs_vis,
+        )
+    pred = wh_at(W, H, rows, cols)
+    err = elementwise_beta(vals, pred, beta)
+    return -float(np.sum(weights * err) / np.sum(weights))

@@ -1,0 +1,137 @@
+"""Input checks shared by the estimators (the core never validates).
+
+These helpers turn what a user passes (a dense array with NaN, a sparse matrix
+with an explicit mask, custom factors) into the ``(X, observed)`` pair the core
+expects, raising ``ValueError``/``TypeError`` with messages that name the
+problem.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.utils import check_array
+
+__all__ = ["check_factor", "check_nonnegative", "resolve_observed"]
+
+
+def check_nonnegative(X, whom):
+    """Raise a ``ValueError`` naming ``whom`` if ``X`` has a negative entry.
+
+    NaN entries (missing values) are ignored.
+    """
+    data = X.data if sp.issparse(X) else X
+    if data.size and np.nanmin(data) < 0:
+        raise ValueError(f"Negative values in data passed to {whom}.")
+
+
+def check_factor(A, shape, whom, dtype):
+    """Validate a user-supplied factor ``W`` or ``H`` (``init='custom'``).
+
+    Parameters
+    ----------
+    A : array-like
+        The factor.
+    shape : tuple
+        Expected shape; an entry ``"auto"`` is not checked.
+    whom : str
+        Name used in error messages, e.g. ``"NMF (input H)"``.
+    dtype : numpy dtype
+        The dtype of ``X``; the factor must have the same one.
+    """
+    if A is None:
+        raise ValueError(f"{whom} is required when init='custom' (got None).")
+    A_arr = check_array(A, dtype=None, input_name=whom)
+    for axis, name in ((0, "first"), (1, "second")):
+        if shape[axis] != "auto" and A_arr.shape[axis] != shape[axis]:
+            raise ValueError(
+                f"Array with wrong {name} dimension passed to {whom}. Expected "
+                f"{shape[axis]}, but got {A_arr.shape[axis]}."
+            )
+    check_nonnegative(A_arr, whom)
+    if np.max(A_arr) == 0:
+        raise ValueError(f"Array passed to {whom} is full of zeros.")
+    if A_arr.dtype != dtype:
+        raise TypeError(
+            f"{whom} should have the same dtype as X. Got {whom}.dtype = "
+            f"{A_arr.dtype} and X.dtype = {dtype}."
+        )
+    return np.array(A_arr, order="C", copy=True)
+
+
+def resolve_observed(X, mask, allow_missing, whom):
+    """Return ``(X, observed)`` in the core's convention.
+
+    Parameters
+    ----------
+    X : ndarray or sparse matrix
+        Validated data; may hold NaN where ``allow_missing`` is true.
+    mask : None, array-like of bool or sparse matrix
+        Explicit observation mask (``True`` / stored = observed).
+    allow_missing : bool
+        Whether NaN entries mean "missing".
+    whom : str
+        Estimator name for messages.
+
+    Returns
+    -------
+    X : ndarray or sparse matrix
+        Data with unobserved entries set to 0 (dense) or restricted to the
+        observed pattern (sparse with a mask). A copy when it had to change.
+    observed : None, ndarray of bool or ``"stored"``
+    """
+    if sp.issparse(X):
+        if np.isnan(X.data).any():
+            raise ValueError(
+                f"Input X of {whom} is sparse and contains NaN. For a sparse X, "
+                "mark missing entries with the `mask` argument (its stored "
+                "entries are the observed ones) instead of NaN."
+            )
+        if mask is None:
+            return X, None
+        if sp.issparse(mask):
+            M = sp.csr_matrix(mask)
+        else:
+            M = sp.csr_matrix(check_array(mask, dtype=None, input_name="mask"))
+        if M.shape != X.shape:
+            raise ValueError(
+                f"mask has shape {M.shape} but X has shape {X.shape}; they must "
+                "be equal."
+            )
+        M.eliminate_zeros()
+        M.sum_duplicates()
+        M.sort_indices()
+        rows = np.repeat(np.arange(M.shape[0]), np.diff(M.indptr))
+        cols = M.indices
+        Xc = sp.csr_matrix(X)
+        values = np.asarray(Xc[rows, cols]).ravel().astype(X.dtype, copy=False)
+        Xobs = sp.csr_matrix(
+            (values, cols.copy(), M.indptr.copy()), shape=X.shape, dtype=X.dtype
+        )
+        return Xobs, "stored"
+
+    nan = np.isnan(X) if allow_missing else None
+    if mask is not None:
+        if sp.issparse(mask):
+            mask = mask.toarray()
+        mask = np.asarray(mask)
+        if mask.shape != X.shape:
+            raise ValueError(
+                f"mask has shape {mask.shape} but X has shape {X.shape}; they "
+                "must be equal."
+            )
+        if mask.dtype != bool:
+            if not np.isin(mask, (0, 1)).all():
+                raise TypeError(
+                    "mask must be boolean (True = observed) or hold only 0 and 1; "
+                    f"got dtype {mask.dtype}."
+                )
+            mask = mask.astype(bool)
+    if nan is not None and nan.any():
+        observed = ~nan if mask is None else (mask & ~nan)
+    elif mask is not None:
+        observed = mask.copy()
+    else:
+        return X, None
+    X = np.where(observed, X, 0).astype(X.dtype, copy=False)
+    if observed.all():
+        return X, None
+    return X, observed
