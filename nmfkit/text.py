@@ -1,0 +1,755 @@
+r"""Topic models of documents: semantic NMF (SeNMF) and SeNMFk.
+
+SeNMF factorizes a documents x words matrix ``X`` (counts or TF-IDF) jointly
+with the shifted positive pointwise mutual information (SPPMI) of the words,
+the word-topic factor being shared:
+
+.. math::
+
+    \min_{W, W_c, H \ge 0}\;
+    D_\beta(X \,\|\, W H) + D_\beta(\lambda S \,\|\, \lambda W_c H)
+
+where :math:`S` is the ``(n_words, n_words)`` SPPMI matrix and
+:math:`\lambda` the ``sppmi_weight``. This is one NMF of the stacked matrix
+:math:`[X; \lambda S] \approx [W; W_c] H`, so the fit is nmfkit's
+:class:`~nmfkit.NMF` on that matrix (sparse vstack, nothing densified). The
+co-occurrence term pulls words that appear in the same contexts into the same
+topics, which helps short documents. SeNMFk chooses the number of topics with
+:class:`~nmfkit.NMFk` (stability of the topics under perturbations of ``X``).
+
+The pure helpers :func:`cooccurrence` and :func:`sppmi` build the word-word
+matrices; both take and return ``scipy.sparse`` matrices and only ever touch
+stored entries.
+"""
+
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.utils import check_array
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, check_non_negative, validate_data
+
+__all__ = ["SeNMF", "SeNMFk", "cooccurrence", "sppmi"]
+
+_EMPTY_DOCS_MSG = "documents have no words"
+
+
+# --------------------------------------------------------------------------
+# pure helpers
+# --------------------------------------------------------------------------
+def _float_dtype(A):
+    return A.dtype if A.dtype in (np.float32, np.float64) else np.float64
+
+
+def cooccurrence(X, *, binary=True):
+    r"""Word-word co-occurrence counts with documents as contexts.
+
+    .. math::
+
+        C = B^\top B, \qquad B_{dw} = [X_{dw} > 0]
+
+    so :math:`C_{ij}` is the number of documents that contain both word
+    :math:`i` and word :math:`j`. The diagonal (a word with itself) is
+    dropped: it carries no information about word association and would
+    dominate the PMI of rare words.
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_documents, n_words)
+        Non-negative document-word counts or weights (e.g. TF-IDF).
+    binary : bool, default=True
+        Count documents (``True``). With ``False`` the weights of ``X`` are
+        used, :math:`C = X^\top X` off the diagonal.
+
+    Returns
+    -------
+    C : scipy.sparse.csr_matrix of shape (n_words, n_words)
+        Symmetric co-occurrence matrix with an empty diagonal, of ``X``'s
+        floating dtype (float64 for integer input).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nmfkit.text import cooccurrence
+    >>> X = np.array([[1, 2, 0], [0, 1, 1], [3, 1, 0]])
+    >>> cooccurrence(X).toarray()
+    array([[0., 2., 0.],
+           [2., 0., 1.],
+           [0., 1., 0.]])
+    """
+    B = sp.csr_matrix(X)
+    dtype = _float_dtype(B)
+    B = B.astype(dtype, copy=True)
+    B.eliminate_zeros()
+    if binary:
+        B.data[:] = 1.0
+    C = (B.T @ B).tocoo()
+    off = C.row != C.col
+    return sp.csr_matrix(
+        (C.data[off], (C.row[off], C.col[off])), shape=C.shape, dtype=dtype
+    )
+
+
+def sppmi(C, shift=1.0):
+    r"""Shifted positive pointwise mutual information of a co-occurrence matrix.
+
+    With :math:`N = \sum_{ij} C_{ij}`, row sums :math:`r_i` and column sums
+    :math:`c_j`,
+
+    .. math::
+
+        \mathrm{PMI}_{ij} = \log \frac{C_{ij}\, N}{r_i\, c_j}, \qquad
+        \mathrm{SPPMI}_{ij} = \max(\mathrm{PMI}_{ij} - \log s,\ 0)
+
+    with :math:`s` the ``shift`` (Levy and Goldberg's number of negative
+    samples). The PMI is computed on the stored entries of ``C`` only
+    (:math:`C_{ij} = 0` gives :math:`-\infty`, hence 0), so a sparse input
+    stays sparse and is never densified.
+
+    Parameters
+    ----------
+    C : {array-like, sparse matrix} of shape (n_words, n_contexts)
+        Non-negative co-occurrence counts, e.g. from :func:`cooccurrence` or
+        from sliding windows.
+    shift : float, default=1.0
+        The shift :math:`s > 0`; ``1`` gives the positive PMI.
+
+    Returns
+    -------
+    S : scipy.sparse.csr_matrix of shape (n_words, n_contexts)
+        The SPPMI, with only its positive entries stored, of ``C``'s floating
+        dtype (float64 for integer input). An all-zero ``C`` gives an
+        all-zero ``S``.
+
+    References
+    ----------
+    .. [1] Levy, O. and Goldberg, Y. "Neural word embedding as implicit
+       matrix factorization." NeurIPS (2014).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nmfkit.text import sppmi
+    >>> C = np.array([[0, 4, 1], [4, 0, 1], [1, 1, 0]])
+    >>> S = sppmi(C)
+    >>> bool(S[0, 1] > 0), float(S[0, 2])
+    (True, 0.0)
+    """
+    if not shift > 0:
+        raise ValueError(f"shift must be > 0, got {shift!r}.")
+    C = sp.csr_matrix(C)
+    dtype = _float_dtype(C)
+    C = C.astype(np.float64, copy=True)
+    C.sum_duplicates()
+    if C.nnz and C.data.min() < 0:
+        raise ValueError("Negative values in the co-occurrence matrix passed to sppmi.")
+    C.eliminate_zeros()
+    if C.nnz == 0:
+        return sp.csr_matrix(C.shape, dtype=dtype)
+    row_sums = np.asarray(C.sum(axis=1)).ravel()
+    col_sums = np.asarray(C.sum(axis=0)).ravel()
+    total = row_sums.sum()
+    coo = C.tocoo()
+    # every stored entry is > 0, so its row and column sums are > 0 too
+    pmi = (np.log(coo.data) + np.log(total) - np.log(row_sums[coo.row])
+           - np.log(col_sums[coo.col]) - np.log(shift))
+    keep = pmi > 0
+    return sp.csr_matrix(
+        (pmi[keep].astype(dtype), (coo.row[keep], coo.col[keep])),
+        shape=C.shape, dtype=dtype,
+    )
+
+
+def _top_words(H, n_words, names):
+    """Top ``n_words`` names of each row of ``H``, by decreasing weight."""
+    n_words = min(int(n_words), H.shape[1])
+    order = np.argsort(-H, axis=1, kind="stable")[:, :n_words]
+    return [[str(names[j]) for j in row] for row in order]
+
+
+# --------------------------------------------------------------------------
+# estimators
+# --------------------------------------------------------------------------
+class _TopicMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
+    """Validation, co-occurrence handling and ``top_words`` of SeNMF/SeNMFk."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.positive_only = True
+        tags.input_tags.sparse = True
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+    @property
+    def _n_features_out(self):
+        """Number of topics."""
+        return self.components_.shape[0]
+
+    def _validate_X(self, X, reset):
+        X = validate_data(
+            self, X, accept_sparse=("csr", "csc"), dtype=[np.float64, np.float32],
+            reset=reset,
+        )
+        check_non_negative(X, f"{type(self).__name__} (input X)")
+        return X
+
+    def _check_documents(self, X):
+        """Refuse an all-empty corpus, warn about empty documents / 1 word."""
+        name = type(self).__name__
+        doc_sums = np.asarray(X.sum(axis=1)).ravel()
+        n_empty = int(np.count_nonzero(doc_sums == 0))
+        if n_empty == X.shape[0]:
+            raise ValueError(
+                f"{name}: all {X.shape[0]} documents are empty (X has no "
+                "non-zero entry); there are no words to build topics from."
+            )
+        if n_empty:
+            warnings.warn(
+                f"{name}: {n_empty} of {X.shape[0]} {_EMPTY_DOCS_MSG}; their "
+                "topic weights are zero.",
+                UserWarning,
+            )
+        if X.shape[1] == 1:
+            warnings.warn(
+                f"{name}: the vocabulary has a single word; the word "
+                "co-occurrence carries no information and every topic is that "
+                "word.",
+                UserWarning,
+            )
+
+    def _cooccurrence_for(self, X):
+        """The co-occurrence counts: precomputed (validated) or from ``X``."""
+        if self.cooccurrence is None:
+            return cooccurrence(X)
+        n_words = X.shape[1]
+        C = check_array(self.cooccurrence, accept_sparse=("csr", "csc", "coo"),
+                        dtype=[np.float64, np.float32], input_name="cooccurrence")
+        if C.shape != (n_words, n_words):
+            raise ValueError(
+                f"cooccurrence has shape {C.shape} but X has {n_words} words; "
+                f"expected a ({n_words}, {n_words}) word-word matrix."
+            )
+        check_non_negative(C, f"{type(self).__name__} (cooccurrence)")
+        return sp.csr_matrix(C, dtype=X.dtype)
+
+    def _feature_names(self, feature_names):
+        if feature_names is None:
+            feature_names = self.feature_names
+        if feature_names is None:
+            names = getattr(self, "feature_names_in_", None)
+            if names is None:
+                names = np.array([f"x{j}" for j in range(self.n_features_in_)],
+                                 dtype=object)
+            return names
+        if hasattr(feature_names, "get_feature_names_out"):
+            feature_names = feature_names.get_feature_names_out()
+        names = np.asarray(feature_names, dtype=object).ravel()
+        if names.shape[0] != self.n_features_in_:
+            raise ValueError(
+                f"feature_names has {names.shape[0]} names but the model was "
+                f"fitted on {self.n_features_in_} words."
+            )
+        return names
+
+    def top_words(self, n_words=10, feature_names=None):
+        """The ``n_words`` heaviest words of each topic.
+
+        Parameters
+        ----------
+        n_words : int, default=10
+            Number of words per topic.
+        feature_names : array-like of str or fitted vectorizer, default=None
+            The vocabulary, or a fitted ``CountVectorizer``/``TfidfVectorizer``
+            (its ``get_feature_names_out()`` is used). ``None`` uses the
+            ``feature_names`` parameter, else the column names seen in
+            :meth:`fit` (``feature_names_in_``), else ``x0, x1, ...``.
+
+        Returns
+        -------
+        topics : list of list of str
+            ``topics[t]`` lists the words of topic ``t`` by decreasing weight
+            in ``components_[t]``.
+        """
+        check_is_fitted(self)
+        if not (isinstance(n_words, Integral) and n_words >= 1):
+            raise ValueError(f"n_words must be a positive integer, got {n_words!r}.")
+        return _top_words(self.components_, n_words, self._feature_names(feature_names))
+
+
+_SHARED_CONSTRAINTS = {
+    "sppmi_weight": [Interval(Real, 0, None, closed="left")],
+    "shift": [Interval(Real, 0, None, closed="neither")],
+    "cooccurrence": ["array-like", "sparse matrix", None],
+    # beta <= 0 is undefined at the zeros every text matrix has
+    "beta_loss": [StrOptions({"frobenius", "kullback-leibler"}),
+                  Interval(Real, 0, None, closed="neither")],
+    "solver": [StrOptions({"mu", "cd"})],
+    "init": [StrOptions({"random", "nndsvd", "nndsvda", "nndsvdar"}), None],
+    "tol": [Interval(Real, 0, None, closed="left")],
+    "max_iter": [Interval(Integral, 1, None, closed="left")],
+    "random_state": ["random_state"],
+    "verbose": ["verbose"],
+    "feature_names": ["array-like", HasMethods(["get_feature_names_out"]), None],
+}
+
+
+class SeNMF(_TopicMixin, BaseEstimator):
+    r"""Semantic NMF topic model with a fixed number of topics.
+
+    Factorizes the documents x words matrix ``X`` jointly with the SPPMI of
+    its words, sharing the topics ``H`` (``components_``):
+
+    .. math::
+
+        \min_{W, W_c, H \ge 0}\;
+        D_\beta(X \,\|\, W H) + D_\beta(\lambda S \,\|\, \lambda W_c H)
+
+    with :math:`S = \mathrm{SPPMI}(C)` (:func:`sppmi`) of the word-word
+    co-occurrence :math:`C` (:func:`cooccurrence`, documents as contexts,
+    unless ``cooccurrence`` is given) and :math:`\lambda` = ``sppmi_weight``.
+    It is solved as one :class:`~nmfkit.NMF` of the sparse stacked matrix
+    :math:`[X; \lambda S]`. For the Kullback-Leibler divergence the second
+    term equals :math:`\lambda D_{KL}(S \| W_c H)` (the divergence is
+    1-homogeneous); for the Frobenius loss it is :math:`\lambda^2` times it.
+    ``sppmi_weight=0`` gives a plain NMF of ``X``.
+
+    :meth:`transform` solves for the document-topic weights of new
+    documents with the topics fixed; a document's row does not depend on the
+    co-occurrence term, so ``fit_transform(X)`` and ``fit(X).transform(X)``
+    agree at convergence.
+
+    Parameters
+    ----------
+    n_components : int, default=10
+        Number of topics.
+    sppmi_weight : float, default=1.0
+        Weight :math:`\lambda \ge 0` of the SPPMI rows in the stacked matrix.
+    shift : float, default=1.0
+        SPPMI shift :math:`s > 0` (subtracts :math:`\log s` from the PMI).
+    cooccurrence : {array-like, sparse matrix} of shape (n_words, n_words), \
+            default=None
+        Precomputed word-word co-occurrence counts (e.g. from sliding
+        windows). ``None`` counts documents containing both words.
+    beta_loss : {'kullback-leibler', 'frobenius'} or float > 0, \
+            default='kullback-leibler'
+        Beta-divergence :math:`D_\beta`.
+    solver : {'mu', 'cd'}, default='mu'
+        Solver of the inner :class:`~nmfkit.NMF` (``'cd'``: Frobenius only).
+    init : {'random', 'nndsvd', 'nndsvda', 'nndsvdar'}, default=None
+        Initialisation of the inner NMF (``None``: its default).
+    max_iter : int, default=200
+        Maximum number of iterations.
+    tol : float, default=1e-4
+        Tolerance of the stopping condition.
+    alpha_W, alpha_H, l1_ratio : float
+        Regularisation of the inner NMF (see :class:`~nmfkit.NMF`).
+    random_state : int, RandomState instance or None, default=None
+        Seed of the initialisation.
+    verbose : int, default=0
+        Verbosity of the inner NMF.
+    feature_names : array-like of str or fitted vectorizer, default=None
+        Vocabulary used by :meth:`top_words` (a fitted ``CountVectorizer``
+        or ``TfidfVectorizer`` works). Only read by :meth:`top_words`.
+
+    Attributes
+    ----------
+    components_ : ndarray of shape (n_components, n_words)
+        The topics ``H``.
+    n_components_ : int
+        Number of topics.
+    sppmi_ : scipy.sparse.csr_matrix of shape (n_words, n_words)
+        The SPPMI matrix that was factorized (before weighting).
+    word_factor_ : ndarray of shape (n_words, n_components)
+        :math:`W_c`, the factor of the SPPMI rows (word embeddings).
+    nmf_ : nmfkit.NMF
+        The inner NMF fitted on the stacked matrix.
+    reconstruction_err_ : float
+        ``nmf_.reconstruction_err_``: the divergence on the stacked matrix.
+    n_iter_ : int
+        Number of iterations run.
+    n_features_in_ : int
+        Number of words seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the words seen during fit (when ``X`` has column names).
+
+    See Also
+    --------
+    SeNMFk : SeNMF with the number of topics chosen by NMFk.
+    sppmi, cooccurrence : The word-word matrices.
+
+    References
+    ----------
+    .. [1] Vangara, R., Skau, E., Chennupati, G., Djidjev, H., Tierney, T.,
+       Smith, J. P., Bhattarai, M., Stanev, V. G. and Alexandrov, B. S.
+       "Semantic nonnegative matrix factorization with automatic model
+       determination for topic modeling." ICMLA (2020).
+    .. [2] Levy, O. and Goldberg, Y. "Neural word embedding as implicit
+       matrix factorization." NeurIPS (2014).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nmfkit.text import SeNMF
+    >>> rng = np.random.RandomState(0)
+    >>> X = np.zeros((40, 8))
+    >>> X[:20, :4] = rng.poisson(3, (20, 4))
+    >>> X[20:, 4:] = rng.poisson(3, (20, 4))
+    >>> model = SeNMF(n_components=2, random_state=0)
+    >>> W = model.fit_transform(X)
+    >>> sorted(sorted(t) for t in model.top_words(4))
+    [['x0', 'x1', 'x2', 'x3'], ['x4', 'x5', 'x6', 'x7']]
+    >>> model.get_feature_names_out()
+    array(['senmf0', 'senmf1'], dtype=object)
+    """
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        **_SHARED_CONSTRAINTS,
+        "alpha_W": [Interval(Real, 0, None, closed="left")],
+        "alpha_H": [Interval(Real, 0, None, closed="left"), StrOptions({"same"})],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both")],
+    }
+
+    def __init__(
+        self,
+        n_components=10,
+        *,
+        sppmi_weight=1.0,
+        shift=1.0,
+        cooccurrence=None,
+        beta_loss="kullback-leibler",
+        solver="mu",
+        init=None,
+        max_iter=200,
+        tol=1e-4,
+        alpha_W=0.0,
+        alpha_H="same",
+        l1_ratio=0.0,
+        random_state=None,
+        verbose=0,
+        feature_names=None,
+    ):
+        self.n_components = n_components
+        self.sppmi_weight = sppmi_weight
+        self.shift = shift
+        self.cooccurrence = cooccurrence
+        self.beta_loss = beta_loss
+        self.solver = solver
+        self.init = init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.alpha_W = alpha_W
+        self.alpha_H = alpha_H
+        self.l1_ratio = l1_ratio
+        self.random_state = random_state
+        self.verbose = verbose
+        self.feature_names = feature_names
+
+    def _nmf_params(self):
+        return dict(
+            solver=self.solver, beta_loss=self.beta_loss, tol=self.tol,
+            max_iter=self.max_iter, alpha_W=self.alpha_W, alpha_H=self.alpha_H,
+            l1_ratio=self.l1_ratio, random_state=self.random_state,
+            verbose=self.verbose,
+        )
+
+    def fit(self, X, y=None):
+        """Fit the topic model.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_documents, n_words)
+            Non-negative document-word counts or TF-IDF.
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
+        """
+        self.fit_transform(X)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit_transform(self, X, y=None):
+        """Fit the topic model and return the document-topic weights.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_documents, n_words)
+            Non-negative document-word counts or TF-IDF.
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        W : ndarray of shape (n_documents, n_components)
+            Document-topic weights.
+        """
+        from .decomposition import NMF
+
+        X = self._validate_X(X, reset=True)
+        self._check_documents(X)
+        S = sppmi(self._cooccurrence_for(X), shift=self.shift)
+        n_docs = X.shape[0]
+        stacked = sp.vstack(
+            [sp.csr_matrix(X), S * X.dtype.type(self.sppmi_weight)], format="csr"
+        ).astype(X.dtype, copy=False)
+        stacked.eliminate_zeros()  # sppmi_weight=0 leaves stored zeros
+        nmf = NMF(n_components=self.n_components, init=self.init, **self._nmf_params())
+        W_all = nmf.fit_transform(stacked)
+        self.nmf_ = nmf
+        self.sppmi_ = S
+        self.components_ = nmf.components_
+        self.n_components_ = nmf.components_.shape[0]
+        self.word_factor_ = np.ascontiguousarray(W_all[n_docs:])
+        self.reconstruction_err_ = nmf.reconstruction_err_
+        self.n_iter_ = nmf.n_iter_
+        return np.ascontiguousarray(W_all[:n_docs])
+
+    def transform(self, X):
+        """Document-topic weights of documents, the topics fixed.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_documents, n_words)
+            Documents over the fitted vocabulary.
+
+        Returns
+        -------
+        W : ndarray of shape (n_documents, n_components)
+            Document-topic weights.
+        """
+        from .decomposition import non_negative_factorization
+
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        H = np.ascontiguousarray(self.components_, dtype=X.dtype)
+        W, _, _ = non_negative_factorization(
+            X, H=H, n_components=H.shape[0], update_H=False, **self._nmf_params()
+        )
+        return W
+
+
+class SeNMFk(_TopicMixin, BaseEstimator):
+    r"""Semantic NMF topic model with the number of topics chosen by NMFk.
+
+    :class:`~nmfkit.NMFk` runs :class:`SeNMF` on ``n_perturbs`` perturbed
+    copies of ``X`` for each candidate number of topics, clusters the topics
+    of the runs and keeps the largest number whose clusters are stable
+    (silhouette above ``silhouette_threshold``) -- see :class:`~nmfkit.NMFk`.
+
+    The word co-occurrence is computed once, from the unperturbed ``X``, and
+    handed to every run as SeNMF's precomputed ``cooccurrence``: NMFk
+    perturbs the non-zero entries of ``X`` multiplicatively, which leaves the
+    document co-occurrence counts (built from the pattern of non-zeros)
+    unchanged, so recomputing it per run would cost ``X^T X`` each time for
+    the same matrix. The perturbation therefore acts on the documents rows
+    only.
+
+    Parameters
+    ----------
+    n_components_range : array-like of int or range, \
+            default=(2, 3, 4, 5, 6, 7, 8, 9, 10)
+        Candidate numbers of topics (a tuple default, as scikit-learn wants
+        plain default values; any ``range`` works).
+    n_perturbs : int, default=20
+        Perturbed runs per candidate (at least 2).
+    epsilon : float, default=0.015
+        Half-width of the multiplicative noise on the entries of ``X``.
+    silhouette_threshold : float, default=0.8
+        Minimum silhouette of a stable number of topics.
+    sppmi_weight, shift, cooccurrence, beta_loss, solver, max_iter, tol
+        Parameters of each :class:`SeNMF` run (see there).
+    init : {'random', 'nndsvd', 'nndsvda', 'nndsvdar'}, default='random'
+        Initialisation of each run. Random starts (as NMFk's default) let the
+        runs disagree when a number of topics is not supported by the data;
+        with a deterministic NNDSVD start only the perturbations vary.
+    n_jobs : int, default=None
+        Parallel runs of NMFk (joblib).
+    random_state : int, RandomState instance or None, default=None
+        Seed of the perturbations and initialisations.
+    verbose : int, default=0
+        Verbosity of NMFk.
+    feature_names : array-like of str or fitted vectorizer, default=None
+        Vocabulary used by :meth:`top_words`.
+
+    Attributes
+    ----------
+    n_components_ : int
+        The chosen number of topics.
+    components_ : ndarray of shape (n_components_, n_words)
+        The topics (medians of the stable topic clusters).
+    silhouettes_ : dict of ndarray of shape (n_candidates,)
+        Minimum and mean cluster silhouettes of the topics and of the
+        document weights per candidate (``nmfk_.silhouettes_``).
+    errors_ : dict of ndarray of shape (n_candidates,)
+        Relative reconstruction error of ``X`` per candidate: mean, std, min,
+        max over the runs (``nmfk_.errors_``).
+    n_components_range_ : ndarray of int
+        The candidates fitted, in the order of ``silhouettes_`` and
+        ``errors_``.
+    n_iter_ : int
+        Most iterations run by a run at the chosen number of topics (all runs:
+        ``nmfk_.n_iter_``).
+    cooccurrence_ : scipy.sparse.csr_matrix of shape (n_words, n_words)
+        The co-occurrence counts shared by the runs.
+    nmfk_ : nmfkit.NMFk
+        The fitted NMFk (plot it with ``NMFkDisplay.from_estimator``).
+    n_features_in_ : int
+        Number of words seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the words seen during fit (when ``X`` has column names).
+
+    See Also
+    --------
+    SeNMF : The fixed-k model.
+
+    References
+    ----------
+    .. [1] Vangara, R., Bhattarai, M., Skau, E., Chennupati, G., Djidjev, H.,
+       Tierney, T., Smith, J. P., Stanev, V. G. and Alexandrov, B. S.
+       "Finding the number of latent topics with semantic non-negative
+       matrix factorization." IEEE Access 9 (2021): 117217-117231.
+    .. [2] Alexandrov, B. S. and Vesselinov, V. V. "Blind source separation
+       for groundwater pressure analysis based on nonnegative matrix
+       factorization." Water Resources Research 50.9 (2014).
+
+    Examples
+    --------
+    >>> from sklearn.feature_extraction.text import CountVectorizer
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from nmfkit.text import SeNMFk
+    >>> docs = ["cat dog pet", "dog pet cat cat", "pet cat dog",
+    ...         "stock market price", "market price stock stock",
+    ...         "price stock market"] * 5
+    >>> pipe = make_pipeline(CountVectorizer(), SeNMFk(
+    ...     n_components_range=[1, 2, 3], n_perturbs=4, random_state=0))
+    >>> W = pipe.fit_transform(docs)
+    >>> pipe[-1].n_components_
+    2
+    >>> sorted(sorted(t) for t in pipe[-1].top_words(3, feature_names=pipe[0]))
+    [['cat', 'dog', 'pet'], ['market', 'price', 'stock']]
+    """
+
+    _parameter_constraints: dict = {
+        "n_components_range": ["array-like"],
+        "n_perturbs": [Interval(Integral, 2, None, closed="left")],
+        "epsilon": [Interval(Real, 0, 1, closed="neither")],
+        "silhouette_threshold": [Interval(Real, -1, 1, closed="both")],
+        **_SHARED_CONSTRAINTS,
+        "n_jobs": [Integral, None],
+    }
+
+    def __init__(
+        self,
+        n_components_range=(2, 3, 4, 5, 6, 7, 8, 9, 10),
+        *,
+        n_perturbs=20,
+        epsilon=0.015,
+        silhouette_threshold=0.8,
+        sppmi_weight=1.0,
+        shift=1.0,
+        cooccurrence=None,
+        beta_loss="kullback-leibler",
+        solver="mu",
+        init="random",
+        max_iter=200,
+        tol=1e-4,
+        n_jobs=None,
+        random_state=None,
+        verbose=0,
+        feature_names=None,
+    ):
+        self.n_components_range = n_components_range
+        self.n_perturbs = n_perturbs
+        self.epsilon = epsilon
+        self.silhouette_threshold = silhouette_threshold
+        self.sppmi_weight = sppmi_weight
+        self.shift = shift
+        self.cooccurrence = cooccurrence
+        self.beta_loss = beta_loss
+        self.solver = solver
+        self.init = init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+        self.feature_names = feature_names
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Choose the number of topics and fit the topic model.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_documents, n_words)
+            Non-negative document-word counts or TF-IDF.
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
+        """
+        from .rank import NMFk
+
+        X = self._validate_X(X, reset=True)
+        self._check_documents(X)
+        C = self._cooccurrence_for(X)
+        base = SeNMF(
+            n_components=1, sppmi_weight=self.sppmi_weight,
+            shift=self.shift, cooccurrence=C, beta_loss=self.beta_loss,
+            solver=self.solver, init=self.init, max_iter=self.max_iter,
+            tol=self.tol,
+        )
+        nmfk = NMFk(
+            base, n_components_range=self.n_components_range,
+            n_perturbs=self.n_perturbs, epsilon=self.epsilon,
+            silhouette_threshold=self.silhouette_threshold, n_jobs=self.n_jobs,
+            random_state=self.random_state, verbose=self.verbose,
+        )
+        with warnings.catch_warnings():
+            # already said once above, not once per run
+            warnings.filterwarnings("ignore", message=f".*{_EMPTY_DOCS_MSG}")
+            warnings.filterwarnings("ignore", message=".*vocabulary has a single word")
+            nmfk.fit(X)
+        self.nmfk_ = nmfk
+        self.cooccurrence_ = C
+        self.n_components_ = int(nmfk.n_components_)
+        self.components_ = np.asarray(nmfk.components_, dtype=X.dtype)
+        self.silhouettes_ = nmfk.silhouettes_
+        self.errors_ = nmfk.errors_
+        self.n_components_range_ = nmfk.n_components_range_
+        chosen = int(np.flatnonzero(nmfk.n_components_range_ == self.n_components_)[0])
+        self.n_iter_ = int(np.max(nmfk.n_iter_[chosen]))
+        return self
+
+    def transform(self, X):
+        """Document-topic weights of documents, the chosen topics fixed.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_documents, n_words)
+            Documents over the fitted vocabulary.
+
+        Returns
+        -------
+        W : ndarray of shape (n_documents, n_components_)
+            Document-topic weights.
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        W = self.nmfk_.transform(X)
+        return np.asarray(W, dtype=X.dtype)

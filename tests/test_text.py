@@ -1,0 +1,343 @@
+"""Behaviour of nmfkit.text: cooccurrence, sppmi, SeNMF and SeNMFk."""
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy.optimize import linear_sum_assignment
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+from sklearn.metrics import normalized_mutual_info_score
+from sklearn.pipeline import make_pipeline
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from nmfkit.text import SeNMF, SeNMFk, cooccurrence, sppmi
+
+
+# --------------------------------------------------------------------------
+# data
+# --------------------------------------------------------------------------
+def planted_corpus(n_docs=240, k=4, words_per_topic=15, n_background=10,
+                   doc_length=60, seed=0):
+    """Counts of documents drawn from ``k`` topics over disjoint word blocks.
+
+    Each topic puts 90% of its mass on its own block (Zipf-like weights) and
+    10% on background words shared by all topics; each document takes 90% of
+    its words from one dominant topic. Returns ``(X, phi, labels)`` with
+    ``phi`` the ``(k, n_words)`` planted topic-word distributions.
+    """
+    rng = np.random.default_rng(seed)
+    n_words = k * words_per_topic + n_background
+    phi = np.zeros((k, n_words))
+    zipf = 1.0 / np.arange(1, words_per_topic + 1)
+    for t in range(k):
+        block = slice(t * words_per_topic, (t + 1) * words_per_topic)
+        phi[t, block] = 0.9 * zipf / zipf.sum()
+    phi[:, k * words_per_topic:] = 0.1 / n_background
+    labels = rng.integers(0, k, n_docs)
+    theta = np.full((n_docs, k), 0.1 / (k - 1))
+    theta[np.arange(n_docs), labels] = 0.9
+    X = rng.poisson(doc_length * theta @ phi).astype(float)
+    return X, phi, labels
+
+
+def match_topics(planted, found):
+    """Cosine similarities of the planted topics to their matched found ones."""
+    a = planted / np.linalg.norm(planted, axis=1, keepdims=True)
+    b = found / np.maximum(np.linalg.norm(found, axis=1, keepdims=True), 1e-300)
+    cos = a @ b.T
+    rows, cols = linear_sum_assignment(-cos)
+    return cos[rows, cols]
+
+
+# --------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------
+def brute_force_sppmi(C, shift):
+    C = np.asarray(C, dtype=float)
+    total = C.sum()
+    r = C.sum(axis=1, keepdims=True)
+    c = C.sum(axis=0, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pmi = np.log(C * total / (r * c))
+    pmi[~np.isfinite(pmi)] = -np.inf
+    return np.maximum(pmi - np.log(shift), 0.0)
+
+
+@pytest.mark.parametrize("shift", [1.0, 2.0, 0.5])
+def test_sppmi_matches_brute_force(shift):
+    rng = np.random.default_rng(1)
+    X = rng.poisson(0.7, (30, 9)) * (rng.random((30, 9)) < 0.6)
+    C = cooccurrence(X)
+    S = sppmi(C, shift=shift)
+    assert sp.issparse(S)
+    np.testing.assert_allclose(S.toarray(), brute_force_sppmi(C.toarray(), shift),
+                               rtol=1e-12, atol=1e-12)
+    # only positive entries are stored
+    assert np.all(S.data > 0)
+    # dense input gives the same sparse answer
+    np.testing.assert_allclose(sppmi(C.toarray(), shift=shift).toarray(), S.toarray())
+
+
+def test_sppmi_asymmetric_window_counts_and_dtype():
+    rng = np.random.default_rng(2)
+    C = rng.poisson(2.0, (7, 7)).astype(np.float32)
+    S = sppmi(sp.csr_matrix(C), shift=1.5)
+    assert S.dtype == np.float32
+    np.testing.assert_allclose(S.toarray(), brute_force_sppmi(C, 1.5), rtol=1e-5,
+                               atol=1e-6)
+
+
+def test_sppmi_degenerate():
+    S = sppmi(sp.csr_matrix((4, 4)))
+    assert S.shape == (4, 4) and S.nnz == 0
+    S = sppmi(np.array([[3.0]]))  # one word: PMI log(3*3/(3*3)) = 0
+    assert S.nnz == 0
+    with pytest.raises(ValueError, match="shift"):
+        sppmi(np.eye(2), shift=0)
+    with pytest.raises(ValueError, match="Negative"):
+        sppmi(-np.eye(2))
+
+
+def test_cooccurrence_counts_documents():
+    rng = np.random.default_rng(3)
+    X = rng.poisson(0.8, (25, 6)).astype(float)
+    B = (X > 0).astype(float)
+    expected = B.T @ B
+    np.fill_diagonal(expected, 0)
+    for data in (X, sp.csr_matrix(X), sp.csc_matrix(X)):
+        C = cooccurrence(data)
+        assert sp.isspmatrix_csr(C) or isinstance(C, sp.csr_array)
+        np.testing.assert_array_equal(C.toarray(), expected)
+    weighted = X.T @ X
+    np.fill_diagonal(weighted, 0)
+    np.testing.assert_allclose(cooccurrence(X, binary=False).toarray(), weighted)
+    assert cooccurrence(X.astype(np.float32)).dtype == np.float32
+
+
+# --------------------------------------------------------------------------
+# scikit-learn compatibility
+# --------------------------------------------------------------------------
+@parametrize_with_checks(
+    [
+        SeNMF(n_components=3, max_iter=500),
+        SeNMF(n_components=2, beta_loss="frobenius", solver="cd", max_iter=500),
+        SeNMFk(n_components_range=(1, 2), n_perturbs=2, max_iter=500),
+    ]
+)
+def test_sklearn_compatible(estimator, check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check(estimator)
+
+
+# --------------------------------------------------------------------------
+# recovery of planted topics
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("sparse", [False, True])
+def test_senmf_recovers_planted_topics(sparse):
+    X, phi, labels = planted_corpus()
+    data = sp.csr_matrix(X) if sparse else X
+    model = SeNMF(n_components=4, random_state=0, max_iter=400)
+    W = model.fit_transform(data)
+    assert W.shape == (X.shape[0], 4)
+    assert np.isfinite(W).all() and np.isfinite(model.components_).all()
+    assert match_topics(phi, model.components_).min() > 0.9
+    # each planted topic's 5 top words are the top words of a found topic
+    planted_top = [set(np.argsort(-p)[:5]) for p in phi]
+    found_top = [set(np.argsort(-h)[:5]) for h in model.components_]
+    for top in planted_top:
+        assert max(len(top & f) for f in found_top) >= 4
+    # dominant topic of each document = its planted topic (up to relabelling)
+    assert normalized_mutual_info_score(labels, W.argmax(axis=1)) > 0.9
+    # topic weights of documents are per-document: transform agrees with fit
+    np.testing.assert_allclose(model.transform(data), W, rtol=0.05, atol=0.05 * W.max())
+
+
+def test_senmfk_chooses_planted_number_of_topics():
+    X, phi, labels = planted_corpus(k=4, seed=1)
+    model = SeNMFk(n_components_range=range(2, 7), n_perturbs=6, random_state=0,
+                   max_iter=300)
+    W = model.fit_transform(sp.csr_matrix(X))
+    assert model.n_components_ == 4
+    assert model.components_.shape == (4, X.shape[1])
+    assert W.shape == (X.shape[0], 4)
+    assert match_topics(phi, model.components_).min() > 0.9
+    assert normalized_mutual_info_score(labels, W.argmax(axis=1)) > 0.9
+    assert list(model.n_components_range_) == [2, 3, 4, 5, 6]
+    assert model.silhouettes_["components_min"].shape == (5,)
+    assert list(model.get_feature_names_out()) == [f"senmfk{i}" for i in range(4)]
+
+
+def test_precomputed_cooccurrence_is_used():
+    X, _, _ = planted_corpus(n_docs=80, seed=2)
+    a = SeNMF(n_components=3, random_state=0).fit(X)
+    b = SeNMF(n_components=3, random_state=0, cooccurrence=cooccurrence(X)).fit(X)
+    np.testing.assert_allclose(a.components_, b.components_)
+    np.testing.assert_allclose(a.sppmi_.toarray(), b.sppmi_.toarray())
+    # a different co-occurrence (e.g. sliding windows) changes the SPPMI rows
+    other = np.ones((X.shape[1], X.shape[1])) + np.eye(X.shape[1]) * 50
+    c = SeNMF(n_components=3, random_state=0, cooccurrence=other).fit(X)
+    np.testing.assert_allclose(c.sppmi_.toarray(), sppmi(other).toarray())
+    assert not np.allclose(c.sppmi_.toarray(), a.sppmi_.toarray())
+
+
+def test_sppmi_weight_scales_the_word_rows():
+    X, _, _ = planted_corpus(n_docs=80, seed=3)
+    model = SeNMF(n_components=3, sppmi_weight=0.0, random_state=0).fit(X)
+    # with weight 0 the word rows are zero and their factor vanishes
+    assert np.allclose(model.word_factor_, 0.0, atol=1e-6)
+    model = SeNMF(n_components=3, sppmi_weight=2.0, random_state=0).fit(X)
+    assert model.word_factor_.shape == (X.shape[1], 3)
+    assert model.word_factor_.max() > 0
+
+
+def test_float32_preserved():
+    X, _, _ = planted_corpus(n_docs=60, seed=4)
+    X32 = sp.csr_matrix(X.astype(np.float32))
+    model = SeNMF(n_components=3, random_state=0)
+    W = model.fit_transform(X32)
+    assert W.dtype == np.float32 and model.components_.dtype == np.float32
+    assert model.transform(X32).dtype == np.float32
+    assert model.sppmi_.dtype == np.float32
+
+
+# --------------------------------------------------------------------------
+# pipelines on raw text
+# --------------------------------------------------------------------------
+DOCS = [
+    "the cat chased the dog around the pet shop",
+    "a dog and a cat are common pets",
+    "my pet cat sleeps while the dog barks",
+    "the stock market fell as prices dropped",
+    "investors sold stock when market prices rose",
+    "bond and stock prices move the market",
+    "the galaxy and the star emit light",
+    "a telescope observed the distant galaxy",
+    "star formation in the galaxy cluster",
+] * 4
+
+
+@pytest.mark.parametrize("vectorizer", [CountVectorizer, TfidfVectorizer])
+def test_pipeline_on_raw_strings(vectorizer):
+    pipe = make_pipeline(
+        vectorizer(stop_words="english"),
+        SeNMFk(n_components_range=range(2, 5), n_perturbs=4, random_state=0),
+    )
+    W = pipe.fit_transform(DOCS)
+    model = pipe[-1]
+    assert model.n_components_ == 3
+    assert W.shape == (len(DOCS), 3)
+    topics = model.top_words(3, feature_names=pipe[0])
+    themes = [{"cat", "dog", "pet"}, {"stock", "market", "prices"},
+              {"galaxy", "star", "telescope"}]
+    for theme in themes:
+        assert any(len(theme & set(t)) >= 2 for t in topics), topics
+    # new documents get the topic of their theme
+    new = pipe.transform(["cat and dog", "stock market prices", "galaxy star"])
+    assert len(set(new.argmax(axis=1))) == 3
+    # the vocabulary given at construction is used too
+    model.set_params(feature_names=pipe[0].get_feature_names_out())
+    assert model.top_words(3) == topics
+
+
+def test_top_words_names():
+    X, _, _ = planted_corpus(n_docs=60, seed=5)
+    model = SeNMF(n_components=2, random_state=0).fit(X)
+    default = model.top_words(2)
+    assert len(default) == 2 and all(w.startswith("x") for t in default for w in t)
+    names = [f"w{j}" for j in range(X.shape[1])]
+    named = model.top_words(2, feature_names=names)
+    assert [[w.replace("w", "x") for w in t] for t in named] == default
+    assert len(model.top_words(10**6)[0]) == X.shape[1]
+    with pytest.raises(ValueError, match="feature_names has 3 names"):
+        model.top_words(2, feature_names=["a", "b", "c"])
+    with pytest.raises(ValueError, match="n_words"):
+        model.top_words(0)
+
+
+def test_pandas_column_names_are_words():
+    pd = pytest.importorskip("pandas")
+    X, _, _ = planted_corpus(n_docs=60, k=2, seed=6)
+    cols = [f"word{j}" for j in range(X.shape[1])]
+    model = SeNMF(n_components=2, random_state=0).fit(pd.DataFrame(X, columns=cols))
+    assert all(w.startswith("word") for t in model.top_words(3) for w in t)
+    out = model.set_output(transform="pandas").transform(pd.DataFrame(X, columns=cols))
+    assert list(out.columns) == ["senmf0", "senmf1"]
+
+
+# --------------------------------------------------------------------------
+# bad input
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("Est", [SeNMF, SeNMFk])
+def test_empty_documents_warn_and_stay_finite(Est):
+    X, _, _ = planted_corpus(n_docs=60, k=2, seed=7)
+    X[[3, 10, 11]] = 0.0
+    params = ({"n_components": 2} if Est is SeNMF
+              else {"n_components_range": [2], "n_perturbs": 2})
+    model = Est(random_state=0, **params)
+    with pytest.warns(UserWarning, match="3 of 60 documents have no words"):
+        W = model.fit_transform(sp.csr_matrix(X))
+    assert np.isfinite(W).all() and np.isfinite(model.components_).all()
+    np.testing.assert_allclose(W[[3, 10, 11]], 0.0, atol=1e-8)
+
+
+@pytest.mark.parametrize("Est", [SeNMF, SeNMFk])
+def test_all_documents_empty_is_an_error(Est):
+    with pytest.raises(ValueError, match="all 5 documents are empty"):
+        Est().fit(sp.csr_matrix((5, 4)))
+
+
+def test_one_word_vocabulary_warns_and_stays_finite():
+    X = np.array([[1.0], [3.0], [1.0], [2.0]])
+    for model in (SeNMF(n_components=1, random_state=0),
+                  SeNMFk(n_components_range=[1], n_perturbs=2, random_state=0)):
+        with pytest.warns(UserWarning, match="single word"):
+            W = model.fit_transform(X)
+        assert np.isfinite(W).all() and np.isfinite(model.components_).all()
+        assert model.top_words(5, feature_names=["only"]) == [["only"]]
+
+
+@pytest.mark.parametrize("Est", [SeNMF, SeNMFk])
+def test_cooccurrence_of_wrong_shape(Est):
+    X = np.abs(np.random.default_rng(0).normal(size=(10, 4)))
+    with pytest.raises(ValueError, match=r"cooccurrence has shape \(3, 3\).*4 words"):
+        Est(cooccurrence=np.ones((3, 3))).fit(X)
+    with pytest.raises(ValueError, match=r"cooccurrence has shape \(4, 5\)"):
+        Est(cooccurrence=np.ones((4, 5))).fit(X)
+    with pytest.raises(ValueError, match="Negative"):
+        Est(cooccurrence=-np.ones((4, 4))).fit(X)
+
+
+def test_invalid_parameters():
+    X = np.ones((5, 3))
+    with pytest.raises(ValueError, match="shift"):
+        SeNMF(shift=0).fit(X)
+    with pytest.raises(ValueError, match="sppmi_weight"):
+        SeNMF(sppmi_weight=-1).fit(X)
+    with pytest.raises(ValueError, match="beta_loss"):
+        SeNMF(beta_loss="itakura-saito").fit(X)
+    with pytest.raises(ValueError, match="Negative values"):
+        SeNMF().fit(-X)
+
+
+# --------------------------------------------------------------------------
+# real data (skipped, with the reason, when ../shared/data is absent)
+# --------------------------------------------------------------------------
+def test_arxiv_abstracts_topics_follow_archives(shared_data_dir):
+    pd = pytest.importorskip("pandas")
+    path = shared_data_dir / "text" / "arxiv_2007_abstracts" / "arxiv_data.csv"
+    if not path.is_file():
+        pytest.skip(f"arXiv abstracts not found at {path}")
+    df = pd.read_csv(path, usecols=["categories", "abstract"]).iloc[:600]
+    archive = df["categories"].str.split().str[0].str.split(".").str[0]
+    vec = TfidfVectorizer(min_df=5, max_df=0.5, stop_words="english")
+    X = vec.fit_transform(df["abstract"])
+    model = SeNMF(n_components=6, random_state=0, max_iter=100, tol=1e-3,
+                  feature_names=vec)
+    W = model.fit_transform(X)
+    assert np.isfinite(W).all()
+    # dominant topics carry real information about the archive
+    assert normalized_mutual_info_score(archive, W.argmax(axis=1)) > 0.2
+    topics = model.top_words(10)
+    assert len(topics) == 6 and all(len(set(t)) == 10 for t in topics)
