@@ -1,0 +1,241 @@
+r"""Non-negative least squares for one factor, with optional missing entries.
+
+Solves, for fixed ``H`` of shape ``(k, n)``,
+
+.. math::
+
+    \min_{W \ge 0}\; \tfrac12 \|M \circ (X - WH)\|_F^2 + l_1 |W|_1
+    + \tfrac12 l_2 \|W\|_F^2 ,
+
+which splits into one independent problem per row :math:`i`:
+:math:`\min_{w \ge 0} \tfrac12 w^T G_i w - a_i^T w + l_1 \mathbf 1^T w
++ \tfrac12 l_2 \|w\|^2` with :math:`G_i = H\,\mathrm{diag}(m_i)\,H^T` and
+:math:`a_i = H (m_i \circ x_i)` (:math:`G_i = HH^T` for every row without a
+mask).
+
+Method: coordinate descent (HALS sweeps) until the largest change is tiny,
+then an exact *polish*: for each row the equality-constrained problem on the
+current support :math:`P` (:math:`G_{PP} w_P = a_P - l_1`) is solved in one
+batched linear solve, and kept where it satisfies the KKT conditions. The
+answer of a row therefore does not depend on the other rows of the batch.
+
+The per-row Gram helpers of this module are shared with the masked HALS
+solver in :mod:`nmfkit._core.hals`.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["nnls"]
+
+_GRAM_BUDGET = 1 << 22  # entries of the (c, k, k) Gram chunk
+
+
+# --------------------------------------------------------------------------
+# per-row Gram matrices
+# --------------------------------------------------------------------------
+class _RowProblems:
+    r"""Produces ``(a_i, G_i)`` for chunks of rows of ``X`` and a fixed ``H``.
+
+    Parameters
+    ----------
+    X : ndarray or CSR matrix (m, n)
+    H : ndarray (k, n)
+    observed : None, bool ndarray (m, n) or "stored"
+        With ``"stored"``, ``X`` must be CSR.
+    """
+
+    def __init__(self, X, H, observed):
+        self.X, self.H, self.observed = X, H, observed
+        m, n = X.shape
+        k = H.shape[0]
+        self.dtype = H.dtype
+        self.k = k
+        if observed is None:
+            self.B = np.dot(H, H.T)
+            self.HH = None
+        elif isinstance(observed, str):
+            self.HT = np.ascontiguousarray(H.T)
+        else:
+            # (n, k*k): column (a, b) holds H[a] * H[b]
+            self.HH = (H[:, None, :] * H[None, :, :]).reshape(k * k, n).T
+
+    def chunks(self):
+        m, n = self.X.shape
+        k = self.k
+        if isinstance(self.observed, str):
+            # bound the gathered (nnz_chunk, k, k) tensor
+            indptr = self.X.indptr
+            per = max(1, _GRAM_BUDGET // max(1, k * k))
+            start = 0
+            while start < m:
+                stop = int(np.searchsorted(indptr, indptr[start] + per, side="right")) - 1
+                stop = min(m, max(stop, start + 1))
+                rows_budget = max(1, _GRAM_BUDGET // max(1, k * k))
+                stop = min(stop, start + rows_budget)
+                yield start, stop
+                start = stop
+        else:
+            width = k * k + (n if self.observed is not None else 0)
+            c = max(1, _GRAM_BUDGET // max(1, width))
+            for start in range(0, m, c):
+                yield start, min(m, start + c)
+
+    def get(self, start, stop):
+        X, H, obs, k = self.X, self.H, self.observed, self.k
+        c = stop - start
+        if obs is None:
+            A = np.asarray(X[start:stop] @ H.T, dtype=self.dtype)
+            G = np.broadcast_to(self.B, (c, k, k))
+            return A, G
+        if isinstance(obs, str):
+            lo, hi = X.indptr[start], X.indptr[stop]
+            local = X.indptr[start:stop + 1] - lo
+            cols = X.indices[lo:hi]
+            Hg = self.HT[cols]  # (nnz_c, k)
+            nnz_c = hi - lo
+            outer = (Hg[:, :, None] * Hg[:, None, :]).reshape(nnz_c, k * k)
+            S = sp.csr_matrix((np.ones(nnz_c, dtype=self.dtype),
+                               np.arange(nnz_c), local), shape=(c, nnz_c))
+            G = np.asarray(S @ outer).reshape(c, k, k)
+            S.data = np.asarray(X.data[lo:hi], dtype=self.dtype)
+            A = np.asarray(S @ Hg)
+            return A, G
+        M = obs[start:stop]
+        Xc = np.where(M, X[start:stop], 0).astype(self.dtype, copy=False)
+        A = np.dot(Xc, H.T)
+        G = np.dot(M.astype(self.dtype), self.HH).reshape(c, k, k)
+        return A, G
+
+
+def _prepare_stored(X):
+    """CSR copy of ``X`` (for row access) when the mask is ``"stored"``."""
+    return X.tocsr() if X.format != "csr" else X
+
+
+# --------------------------------------------------------------------------
+# batched coordinate descent on per-row problems
+# --------------------------------------------------------------------------
+def _batched_cd(W, A, G, l1, l2, order, max_sweeps, *, eps2=0.0, atol=0.0,
+                rng=None):
+    """Coordinate descent on ``min 0.5 w^T G_i w - a_i^T w + l1|w| + l2/2|w|^2``.
+
+    ``W`` (c, k) is updated in place. A row with ``G_i[t, t] + l2 == 0`` gets
+    ``w_t = 0``. Stops after ``max_sweeps`` sweeps, or when the squared norm
+    of a sweep's change is at most ``eps2`` times that of the first sweep, or
+    when the largest absolute change is at most ``atol``.
+
+    Returns (violation of the first sweep, number of sweeps).
+    """
+    c, k = W.shape
+    diag = np.einsum("ikk->ik", G) + l2
+    safe = np.where(diag > 0, diag, 1)
+    live = diag > 0
+    first_viol = 0.0
+    d1 = None
+    sweeps = 0
+    for s in range(max_sweeps):
+        sweeps += 1
+        d = 0.0
+        dmax = 0.0
+        if rng is not None and s > 0:
+            order = rng.permutation(k)
+        for t in order:
+            w = W[:, t]
+            g = np.einsum("ij,ij->i", G[:, t, :], W) - A[:, t]
+            if l1:
+                g += l1
+            if l2:
+                g += l2 * w
+            if s == 0:
+                pg = np.where(w > 0, g, np.minimum(g, 0))
+                first_viol += float(np.abs(pg).sum())
+            new = np.maximum(w - g / safe[:, t], 0)
+            new[~live[:, t]] = 0
+            delta = new - w
+            d += float(np.dot(delta, delta))
+            if delta.size:
+                dmax = max(dmax, float(np.abs(delta).max()))
+            W[:, t] = new
+        if d1 is None:
+            d1 = d
+        if d <= eps2 * d1 or dmax <= atol:
+            break
+    return first_viol, sweeps
+
+
+def _polish(W, A, G, l1, l2):
+    """Exact solve on each row's support; keep it where it satisfies KKT."""
+    c, k = W.shape
+    if c == 0 or k == 0:
+        return
+    P = W > 0
+    Gp = np.where(P[:, :, None] & P[:, None, :], G, 0).astype(np.float64)
+    idx = np.arange(k)
+    Gp[:, idx, idx] += np.where(P, l2, 1.0)
+    rhs = np.where(P, A - l1, 0).astype(np.float64)
+    try:
+        sol = np.linalg.solve(Gp, rhs[..., None])[..., 0]
+    except np.linalg.LinAlgError:
+        return
+    with np.errstate(all="ignore"):
+        ok = np.all(np.isfinite(sol), axis=1)
+        ok &= np.all(~P | (sol > 0), axis=1)
+        sol = np.where(P, sol, 0)
+        grad = np.einsum("ijk,ik->ij", G, sol) + l2 * sol - A + l1
+        scale = np.abs(A).max(axis=1) + np.abs(l1) + 1e-300
+        ok &= np.all(P | (grad >= -1e-9 * scale[:, None]), axis=1)
+        # the support solve must not be worse than the CD point
+    W[ok] = sol[ok].astype(W.dtype)
+
+
+def nnls(X, H, *, W=None, observed=None, l1=0.0, l2=0.0, tol=1e-6, max_iter=1000):
+    r"""Non-negative least squares :math:`\min_{W\ge0} \tfrac12\|X - WH\|^2`.
+
+    Parameters
+    ----------
+    X : ndarray or scipy.sparse matrix of shape (m, n)
+    H : ndarray of shape (k, n)
+        Fixed factor.
+    W : ndarray of shape (m, k), default=None
+        Warm start, updated in place and returned. ``None`` starts from 0.
+    observed : None, bool ndarray or "stored", default=None
+        Observed entries (see :mod:`nmfkit._core`). A row without any
+        observed entry gets ``W[i] = 0``.
+    l1, l2 : float, default=0
+        Penalties on ``W`` (already scaled).
+    tol : float, default=1e-6
+        Coordinate descent stops once the largest change of a sweep is at
+        most ``tol`` times the largest entry of ``W``; the exact support
+        polish then removes the remaining error.
+    max_iter : int, default=1000
+        Maximum number of coordinate-descent sweeps.
+
+    Returns
+    -------
+    W : ndarray of shape (m, k)
+        Same dtype as ``H``.
+    """
+    m = X.shape[0]
+    k = H.shape[0]
+    dtype = H.dtype
+    if W is None:
+        W = np.zeros((m, k), dtype=dtype)
+    if m == 0 or k == 0:
+        return W
+    if isinstance(observed, str):
+        X = _prepare_stored(X)
+    elif sp.issparse(X) and X.format != "csr":
+        X = X.tocsr()
+    problems = _RowProblems(X, H, observed)
+    order = np.arange(k)
+    for start, stop in problems.chunks():
+        A, G = problems.get(start, stop)
+        Wc = np.ascontiguousarray(W[start:stop])
+        scale = max(float(np.abs(A).max(initial=0.0)) /
+                    max(float(np.abs(np.einsum("ikk->ik", G)).max(initial=0.0)), 1e-300),
+                    1e-300)
+        _batched_cd(Wc, A, G, l1, l2, order, max_iter, atol=tol * scale)
+        _polish(Wc, A, G, l1, l2)
+        W[start:stop] = Wc
+    return W
