@@ -1,0 +1,35 @@
+"""The scripts of examples/ run and do what they say.
+
+Each example listed here is run with :func:`runpy.run_path` (as
+``__main__``), in its small mode (``NMFKIT_EXAMPLE_SMALL=1``).
+"""
+
+import runpy
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
+
+
+def _run_example(name, monkeypatch):
+    path = EXAMPLES_DIR / name
+    assert path.is_file(), f"examples/{name} is missing"
+    monkeypatch.setenv("NMFKIT_EXAMPLE_SMALL", "1")
+    return runpy.run_path(str(path), run_name="__main__")
+
+
+@pytest.mark.slow
+def test_gridsearch_rank_finds_the_planted_rank(monkeypatch, capsys):
+    namespace = _run_example("gridsearch_rank.py", monkeypatch)
+    out = capsys.readouterr().out
+    true_rank = namespace["TRUE_RANK"]
+    best_k = namespace["best_k"]
+    assert abs(best_k - true_rank) <= 1, out
+    assert f"best n_components: {best_k}" in out
+    # The held-out score is not monotone in k, unlike the training error:
+    # the largest rank tried scores below the best one.
+    scores = namespace["mean_scores"]
+    assert scores[max(scores)] < scores[best_k]
+    assert np.isfinite(list(scores.values())).all()

@@ -1,0 +1,108 @@
+"""Packaging hygiene: declared dependencies, import cost, no machine paths."""
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    tomllib = None
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _requirement_name(requirement):
+    """'scikit-learn>=1.6' -> 'scikit-learn' (PEP 508 name, normalised)."""
+    name = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement).group(1)
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@pytest.fixture(scope="module")
+def pyproject():
+    if tomllib is None:
+        pytest.skip("tomllib needs Python >= 3.11")
+    path = REPO_ROOT / "pyproject.toml"
+    if not path.is_file():
+        pytest.skip("not run from a source checkout (no pyproject.toml)")
+    with open(path, "rb") as f:
+        return tomllib.load(f)
+
+
+def test_runtime_dependencies_are_exactly_the_four(pyproject):
+    deps = pyproject["project"]["dependencies"]
+    names = sorted(_requirement_name(d) for d in deps)
+    assert names == ["numpy", "scikit-learn", "scipy", "threadpoolctl"]
+    # scikit-learn >= 1.6 for validate_data and __sklearn_tags__.
+    sklearn_req = next(d for d in deps if _requirement_name(d) == "scikit-learn")
+    assert ">=1.6" in sklearn_req.replace(" ", "")
+
+
+def test_extras_and_metadata(pyproject):
+    project = pyproject["project"]
+    assert project["name"] == "nmfkit"
+    assert project["version"] == "0.1.0"
+    extras = {k: {_requirement_name(r) for r in v}
+              for k, v in project["optional-dependencies"].items()}
+    assert extras["plot"] == {"matplotlib"}
+    assert {"pytest", "hypothesis", "matplotlib", "pandas"} <= extras["test"]
+    assert {"matplotlib", "pandas"} <= extras["bench"]
+    packages = pyproject["tool"]["setuptools"]["packages"]["find"]
+    assert packages["include"] == ["nmfkit*"]
+
+
+def test_version_matches_pyproject(pyproject):
+    import nmfkit
+
+    assert nmfkit.__version__ == pyproject["project"]["version"]
+
+
+def test_import_does_not_pull_optional_dependencies():
+    code = (
+        "import sys, nmfkit\n"
+        "heavy = sorted(m for m in ('matplotlib', 'pandas') if m in sys.modules)\n"
+        "print(','.join(heavy))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "", (
+        f"importing nmfkit imported {proc.stdout.strip()}; import them lazily"
+    )
+
+
+_MACHINE_PATH = re.compile(r"(?<![\w.])/(work|home|root|Users|tmp/ci)/")
+
+
+def _tracked_files():
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    proc = subprocess.run(["git", "ls-files", "-z"], cwd=REPO_ROOT,
+                          capture_output=True, timeout=60,
+                          stdin=subprocess.DEVNULL)
+    if proc.returncode != 0:
+        pytest.skip("not a git checkout")
+    return [REPO_ROOT / p for p in proc.stdout.decode().split("\0") if p]
+
+
+def test_no_absolute_machine_paths_in_tracked_files():
+    offenders = []
+    for path in _tracked_files():
+        if not path.is_file() or path.stat().st_size > 5_000_000:
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue  # binary file (images)
+        for lineno, line in enumerate(text.splitlines(), 1):
+            if _MACHINE_PATH.search(line):
+                offenders.append(f"{path.relative_to(REPO_ROOT)}:{lineno}: {line.strip()}")
+    assert not offenders, (
+        "absolute paths of a machine in tracked files; refer to data as "
+        "../shared/data/... relative to the repository root:\n" + "\n".join(offenders)
+    )
