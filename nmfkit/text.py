@@ -7,12 +7,15 @@ the word-topic factor being shared:
 .. math::
 
     \min_{W, W_c, H \ge 0}\;
-    D_\beta(X \,\|\, W H) + D_\beta(\lambda S \,\|\, \lambda W_c H)
+    D_\beta(X \,\|\, W H) + D_\beta(\gamma S \,\|\, \gamma W_c H),
+    \qquad \gamma = \lambda\, \frac{\sum_{dw} X_{dw}}{\sum_{ij} S_{ij}}
 
 where :math:`S` is the ``(n_words, n_words)`` SPPMI matrix and
-:math:`\lambda` the ``sppmi_weight``. This is one NMF of the stacked matrix
-:math:`[X; \lambda S] \approx [W; W_c] H`, so the fit is nmfkit's
-:class:`~nmfkit.NMF` on that matrix (sparse vstack, nothing densified). The
+:math:`\lambda` the ``sppmi_weight`` (relative to the mass of ``X``, so the
+same value means the same balance for counts and for TF-IDF). This is one
+NMF of the stacked matrix :math:`[X; \gamma S] \approx [W; W_c] H`, so the
+fit is nmfkit's :class:`~nmfkit.NMF` on that matrix (sparse vstack, nothing
+densified). The
 co-occurrence term pulls words that appear in the same contexts into the same
 topics, which helps short documents. SeNMFk chooses the number of topics with
 :class:`~nmfkit.NMFk` (stability of the topics under perturbations of ``X``).
@@ -310,16 +313,21 @@ class SeNMF(_TopicMixin, BaseEstimator):
     .. math::
 
         \min_{W, W_c, H \ge 0}\;
-        D_\beta(X \,\|\, W H) + D_\beta(\lambda S \,\|\, \lambda W_c H)
+        D_\beta(X \,\|\, W H) + D_\beta(\gamma S \,\|\, \gamma W_c H),
+        \qquad \gamma = \lambda\, \frac{\sum_{dw} X_{dw}}{\sum_{ij} S_{ij}}
 
     with :math:`S = \mathrm{SPPMI}(C)` (:func:`sppmi`) of the word-word
     co-occurrence :math:`C` (:func:`cooccurrence`, documents as contexts,
     unless ``cooccurrence`` is given) and :math:`\lambda` = ``sppmi_weight``.
     It is solved as one :class:`~nmfkit.NMF` of the sparse stacked matrix
-    :math:`[X; \lambda S]`. For the Kullback-Leibler divergence the second
-    term equals :math:`\lambda D_{KL}(S \| W_c H)` (the divergence is
-    1-homogeneous); for the Frobenius loss it is :math:`\lambda^2` times it.
-    ``sppmi_weight=0`` gives a plain NMF of ``X``.
+    :math:`[X; \gamma S]`. The scale :math:`\gamma` (``sppmi_scale_``) gives
+    the SPPMI block :math:`\lambda` times the total mass of ``X``: raw SPPMI
+    values (a few nats per stored pair, millions of pairs) would otherwise
+    swamp a TF-IDF matrix, and the balance would change between counts and
+    TF-IDF. For the Kullback-Leibler divergence the second term equals
+    :math:`\gamma D_{KL}(S \| W_c H)` (the divergence is 1-homogeneous); for
+    the Frobenius loss it is :math:`\gamma^2` times it. ``sppmi_weight=0``
+    gives a plain NMF of ``X``.
 
     :meth:`transform` solves for the document-topic weights of new
     documents with the topics fixed; a document's row does not depend on the
@@ -331,7 +339,8 @@ class SeNMF(_TopicMixin, BaseEstimator):
     n_components : int, default=10
         Number of topics.
     sppmi_weight : float, default=1.0
-        Weight :math:`\lambda \ge 0` of the SPPMI rows in the stacked matrix.
+        Weight :math:`\lambda \ge 0` of the SPPMI rows, relative to ``X``:
+        the SPPMI block is scaled to ``sppmi_weight`` times the sum of ``X``.
     shift : float, default=1.0
         SPPMI shift :math:`s > 0` (subtracts :math:`\log s` from the PMI).
     cooccurrence : {array-like, sparse matrix} of shape (n_words, n_words), \
@@ -367,6 +376,9 @@ class SeNMF(_TopicMixin, BaseEstimator):
         Number of topics.
     sppmi_ : scipy.sparse.csr_matrix of shape (n_words, n_words)
         The SPPMI matrix that was factorized (before weighting).
+    sppmi_scale_ : float
+        The factor :math:`\gamma` applied to ``sppmi_`` in the stacked matrix
+        (0 when the SPPMI is empty).
     word_factor_ : ndarray of shape (n_words, n_components)
         :math:`W_c`, the factor of the SPPMI rows (word embeddings).
     nmf_ : nmfkit.NMF
@@ -501,14 +513,17 @@ class SeNMF(_TopicMixin, BaseEstimator):
         self._check_documents(X)
         S = sppmi(self._cooccurrence_for(X), shift=self.shift)
         n_docs = X.shape[0]
+        s_sum = float(S.sum())
+        scale = self.sppmi_weight * float(X.sum()) / s_sum if s_sum > 0 else 0.0
         stacked = sp.vstack(
-            [sp.csr_matrix(X), S * X.dtype.type(self.sppmi_weight)], format="csr"
+            [sp.csr_matrix(X), S * X.dtype.type(scale)], format="csr"
         ).astype(X.dtype, copy=False)
         stacked.eliminate_zeros()  # sppmi_weight=0 leaves stored zeros
         nmf = NMF(n_components=self.n_components, init=self.init, **self._nmf_params())
         W_all = nmf.fit_transform(stacked)
         self.nmf_ = nmf
         self.sppmi_ = S
+        self.sppmi_scale_ = scale
         self.components_ = nmf.components_
         self.n_components_ = nmf.components_.shape[0]
         self.word_factor_ = np.ascontiguousarray(W_all[n_docs:])
