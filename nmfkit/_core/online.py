@@ -73,6 +73,7 @@ _EPS = np.finfo(np.float32).eps
 _W_SWEEPS = 8
 _H_SWEEPS = 3
 _INNER_RTOL = 1e-2
+_FRESH_RTOL = 1e-4  # from a flat start, solve the batch more exactly
 
 
 def mm_gamma(beta):
@@ -185,8 +186,8 @@ def _batched_cd(F, G, R, l1, l2, sweeps):
     return F
 
 
-def _sweeps(Ft, A, G, max_sweeps):
-    """Warm-started HALS sweeps until the violation drops by ``_INNER_RTOL``."""
+def _sweeps(Ft, A, G, max_sweeps, rtol=_INNER_RTOL):
+    """Warm-started HALS sweeps until the violation drops by ``rtol``."""
     first = None
     for _ in range(max_sweeps):
         v = hals_sweep(Ft, A, G)
@@ -194,7 +195,7 @@ def _sweeps(Ft, A, G, max_sweeps):
             first = v
             if v == 0.0:
                 break
-        elif v <= _INNER_RTOL * first:
+        elif v <= rtol * first:
             break
 
 
@@ -214,7 +215,7 @@ def _penalties(W, H, l1_W, l2_W, l1_H, l2_H):
 # --------------------------------------------------------------------------
 # Frobenius: W step and H step
 # --------------------------------------------------------------------------
-def _fro_W(X, W, H, HHt, observed, l1, l2, sweeps):
+def _fro_W(X, W, H, HHt, observed, l1, l2, sweeps, rtol=_INNER_RTOL):
     """Fit the batch coefficients ``W`` (in place); return the batch loss.
 
     The returned loss is :math:`\\tfrac12\\|X - WH\\|^2` over the observed
@@ -229,7 +230,7 @@ def _fro_W(X, W, H, HHt, observed, l1, l2, sweeps):
         A = XHt.T.copy()
         if l1:
             A -= l1
-        _sweeps(Wt, A, G, sweeps)
+        _sweeps(Wt, A, G, sweeps, rtol)
         W[...] = Wt.T
         WtW = np.dot(Wt, Wt.T)
         loss = 0.5 * (_sq_norm(X) - 2.0 * float(np.vdot(W, XHt))
@@ -406,7 +407,7 @@ def fresh_W(X, H, observed):
 
 def minibatch_step(X, W, H, stats, *, rho, l1_W=0.0, l2_W=0.0, l1_H=0.0,
                    l2_H=0.0, observed=None, update_H=True, w_iter=None,
-                   gamma=None):
+                   w_rtol=_INNER_RTOL, gamma=None):
     r"""One mini-batch step: fit ``W`` of the batch, then update ``H``.
 
     Parameters
@@ -430,6 +431,9 @@ def minibatch_step(X, W, H, stats, *, rho, l1_W=0.0, l2_W=0.0, l1_H=0.0,
     w_iter : int, default=None
         Number of passes on ``W``: HALS sweeps (Frobenius, default 8, fewer
         when they stop paying) or multiplicative updates (default 1).
+    w_rtol : float, default=1e-2
+        Frobenius: the HALS sweeps on ``W`` stop once the violation of a sweep
+        is at most ``w_rtol`` times that of the first.
     gamma : float, default=None
         Exponent of the multiplicative updates (default :func:`mm_gamma`).
 
@@ -444,7 +448,7 @@ def minibatch_step(X, W, H, stats, *, rho, l1_W=0.0, l2_W=0.0, l1_H=0.0,
     if beta == 2:
         HHt = np.dot(H, H.T)
         loss, Wt, WtW = _fro_W(X, W, H, HHt, observed, l1_W, l2_W,
-                               _W_SWEEPS if w_iter is None else w_iter)
+                               _W_SWEEPS if w_iter is None else w_iter, w_rtol)
         cost = loss + _penalties(W, H, l1_W, l2_W, l1_H, l2_H)
         if update_H:
             _fro_H(X, Wt, WtW, H, stats, observed, rho, l1_H, l2_H, _H_SWEEPS)
@@ -559,7 +563,8 @@ def fit_online(X, W, H, stats, *, batch_size, rho, tol=1e-4,
             w_iter = None
         cost = minibatch_step(Xb, Wb, H, stats, rho=rho, l1_W=l1_W, l2_W=l2_W,
                               l1_H=l1_H * scale, l2_H=l2_H * scale,
-                              observed=obs, update_H=True, w_iter=w_iter)
+                              observed=obs, update_H=True, w_iter=w_iter,
+                              w_rtol=_FRESH_RTOL if fresh_restarts else _INNER_RTOL)
         if fresh_restarts:
             W[sl] = Wb
         step += 1
