@@ -59,6 +59,7 @@ def _recovered(n_samples, n_features, k, noise, seed):
     model = NMFk(
         n_components_range=range(max(1, k - 2), k + 3),
         n_perturbs=8,
+        n_jobs=2,
         random_state=seed,
     )
     with warnings.catch_warnings():
@@ -77,12 +78,15 @@ def test_recovers_planted_rank(shape, k, noise):
 
 @pytest.mark.slow
 def test_planted_rank_success_rate():
-    # true k from 2 to 15, three shapes (tall, wide, square-ish), two noise levels
+    # true k from 2 to 15 on three shapes (tall, wide, square), the noise
+    # level alternating between 1% and 5% of the mean entry: 21 problems
     cases = [
-        (shape, k, noise)
-        for shape in [(150, 100), (100, 160), (200, 200)]
-        for k in [2, 4, 6, 8, 10, 12, 15]
-        for noise in [0.01, 0.05]
+        (shape, k, (0.01, 0.05)[i % 2])
+        for i, (shape, k) in enumerate(
+            (shape, k)
+            for shape in [(150, 100), (100, 160), (200, 200)]
+            for k in [2, 4, 6, 8, 10, 12, 15]
+        )
     ]
     hits = [_recovered(*shape, k, noise, seed=i) for i, (shape, k, noise) in enumerate(cases)]
     rate = np.mean(hits)
@@ -135,8 +139,8 @@ def test_final_components_match_the_planted_ones():
 
 def test_early_stopping_scans_fewer_and_agrees():
     X = planted(90, 70, 3, seed=2)
-    full = _small(n_components_range=range(2, 10)).fit(X)
-    early = _small(n_components_range=range(2, 10), early_stopping=True).fit(X)
+    full = _small(n_components_range=range(2, 8)).fit(X)
+    early = _small(n_components_range=range(2, 8), early_stopping=True).fit(X)
     assert early.n_components_ == full.n_components_ == 3
     assert len(early.n_components_range_) < len(full.n_components_range_)
     # the scanned prefix is identical (same random streams per k)
@@ -171,15 +175,15 @@ def _forbid_densify(monkeypatch):
 def test_sparse_rank_chosen_without_densifying(monkeypatch):
     rng = np.random.RandomState(0)
     k = 3
-    W = sp.random(300, k, density=0.3, random_state=rng, format="csr") * 5
-    H = sp.random(k, 400, density=0.2, random_state=rng, format="csr") * 5
+    W = sp.random(150, k, density=0.3, random_state=rng, format="csr") * 5
+    H = sp.random(k, 200, density=0.2, random_state=rng, format="csr") * 5
     X = sp.csr_matrix(W @ H)
-    dense_model = _small(n_components_range=range(2, 6)).fit(X.toarray())
+    dense_model = _small(n_components_range=range(2, 6), n_perturbs=4).fit(X.toarray())
     _forbid_densify(monkeypatch)
-    model = _small(n_components_range=range(2, 6)).fit(X)
+    model = _small(n_components_range=range(2, 6), n_perturbs=4).fit(X)
     assert model.n_components_ == k == dense_model.n_components_
     Wt = model.transform(X)
-    assert Wt.shape == (300, k)
+    assert Wt.shape == (150, k)
 
 
 def test_sparse_huge_shape():
