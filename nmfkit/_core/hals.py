@@ -54,6 +54,7 @@ nonnegative matrix factorization", Pattern Recognition Letters, 2018.
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.linalg import get_blas_funcs
 from sklearn.utils import check_random_state
 
 from .nnls import _batched_cd, _RowProblems
@@ -65,6 +66,10 @@ __all__ = ["fit_hals", "hals_sweep"]
 _INNER_ALPHA = 0.5
 _INNER_EPS2 = 0.1**2  # compared with squared Frobenius norms of changes
 _MAX_INNER = 50
+# randomized compression: power iterations of the range finder, and the
+# fraction of the exact threshold the compressed iterations aim for
+_COMPRESS_POWER = 1
+_COMPRESSED_TARGET = 1.0
 
 
 # --------------------------------------------------------------------------
@@ -73,37 +78,53 @@ _MAX_INNER = 50
 class _Buffers:
     """Preallocated work arrays for sweeps over a factor with ``size`` columns."""
 
-    __slots__ = ("g", "tmp", "pos", "prev")
+    __slots__ = ("g", "tmp", "pos", "prev", "zero", "asum")
 
     def __init__(self, k, size, dtype):
+        self.zero = np.zeros((), dtype=dtype)[()]
+        self.asum = get_blas_funcs("asum", dtype=dtype)
         self.g = np.empty(size, dtype=dtype)
         self.tmp = np.empty(size, dtype=dtype)
         self.pos = np.empty(size, dtype=bool)
         self.prev = np.empty((k, size), dtype=dtype)
 
 
-def _sweep(Wt, A, B, order, buf, violation):
-    """One in-place HALS pass; penalties already folded into ``A`` and ``B``.
+def _prescale(A, B):
+    """Divide row ``t`` of ``A`` and ``B`` by ``B[t, t]`` in place.
+
+    Then ``B[t] @ Wt - A[t]`` is the Newton step of coordinate ``t``. Returns
+    the diagonal before scaling (rows with a zero diagonal are left as they
+    are: their coordinate is not updated).
+    """
+    h = B.diagonal().copy()
+    h[h <= np.finfo(h.dtype).tiny] = 0  # 1 / h must stay finite
+    inv = (1.0 / np.where(h > 0, h, 1.0)).astype(A.dtype)
+    A *= inv[:, None]
+    B *= inv[:, None]
+    return h
+
+
+def _sweep(Wt, As, Bs, h, order, buf, violation):
+    """One in-place HALS pass on prescaled ``As``, ``Bs`` (see ``_prescale``).
 
     Returns the sum of absolute projected gradients if ``violation`` else 0.
     """
-    g, tmp, pos = buf.g, buf.tmp, buf.pos
+    g, tmp, pos, zero, asum = buf.g, buf.tmp, buf.pos, buf.zero, buf.asum
     total = 0.0
     for t in order:
         w = Wt[t]
-        np.dot(B[t], Wt, out=g)
-        np.subtract(g, A[t], out=g)
+        np.dot(Bs[t], Wt, out=g)
+        np.subtract(g, As[t], out=g)  # gradient / B[t, t]
+        ht = h[t]
         if violation:
             # projected gradient: g where w > 0, min(g, 0) where w == 0
-            np.minimum(g, 0, out=tmp)
-            np.greater(w, 0, out=pos)
+            np.minimum(g, zero, out=tmp)
+            np.greater(w, zero, out=pos)
             np.copyto(tmp, g, where=pos)
-            total += float(np.abs(tmp, out=tmp).sum())
-        h = B[t, t]
-        if h > 0:
-            np.multiply(g, 1.0 / h, out=g)
+            total += float(asum(tmp)) * (ht if ht > 0 else 1.0)
+        if ht > 0:
             np.subtract(w, g, out=w)
-            np.maximum(w, 0, out=w)
+            np.maximum(w, zero, out=w)
     return total
 
 
@@ -146,15 +167,13 @@ def hals_sweep(Wt, A, B, *, l1=0.0, l2=0.0, order=None):
         each coordinate update (scikit-learn's ``cd`` violation).
     """
     k, m = Wt.shape
-    if l1 or l2:
-        A = A - l1 if l1 else A
-        B = B.copy()
-        _fold_penalties(A, B, 0.0, l2)
-    B = np.asarray(B, dtype=Wt.dtype)
-    A = np.asarray(A, dtype=Wt.dtype)
+    A = np.array(A, dtype=Wt.dtype, order="C")
+    B = np.array(B, dtype=Wt.dtype, order="C")
+    _fold_penalties(A, B, l1, l2)
+    h = _prescale(A, B)
     if order is None:
         order = range(k)
-    return _sweep(Wt, A, B, order, _Buffers(0, m, Wt.dtype), True)
+    return _sweep(Wt, A, B, h, order, _Buffers(0, m, Wt.dtype), True)
 
 
 # --------------------------------------------------------------------------
@@ -163,15 +182,17 @@ def hals_sweep(Wt, A, B, *, l1=0.0, l2=0.0, order=None):
 def _half(Wt, A, B, buf, rng, max_inner, first_only):
     """Sweep once (measuring the violation), then repeat while it pays.
 
-    Returns the violation of the first sweep.
+    ``A`` and ``B`` (penalties folded in) are scaled in place. Returns the
+    violation of the first sweep.
     """
     k = Wt.shape[0]
+    h = _prescale(A, B)
     order = rng.permutation(k) if rng is not None else range(k)
     if first_only or max_inner <= 1:
-        return _sweep(Wt, A, B, order, buf, True)
+        return _sweep(Wt, A, B, h, order, buf, True)
     prev = buf.prev
     np.copyto(prev, Wt)
-    viol = _sweep(Wt, A, B, order, buf, True)
+    viol = _sweep(Wt, A, B, h, order, buf, True)
     np.subtract(prev, Wt, out=prev)
     flat = prev.ravel()
     d1 = float(np.dot(flat, flat))
@@ -180,7 +201,7 @@ def _half(Wt, A, B, buf, rng, max_inner, first_only):
     for _ in range(max_inner - 1):
         order = rng.permutation(k) if rng is not None else order
         np.copyto(prev, Wt)
-        _sweep(Wt, A, B, order, buf, False)
+        _sweep(Wt, A, B, h, order, buf, False)
         np.subtract(prev, Wt, out=prev)
         if float(np.dot(flat, flat)) <= _INNER_EPS2 * d1:
             break
@@ -348,7 +369,8 @@ def fit_hals(X, W, H, *, tol=1e-4, max_iter=200, l1_W=0.0, l2_W=0.0, l1_H=0.0,
 
     if (not converged and n_iter < max_iter
             and _should_compress(X, k, compress)):
-        Q, Bc = _qb_compress(X, _compress_size(k), random_state=rng)
+        Q, Bc = _qb_compress(X, _compress_size(k), n_iter=_COMPRESS_POWER,
+                             random_state=rng)
         comp = _CompressedProducts(Q, Bc)
         while n_iter < max_iter - 1:
             n_iter += 1
@@ -356,7 +378,7 @@ def fit_hals(X, W, H, *, tol=1e-4, max_iter=200, l1_W=0.0, l2_W=0.0, l1_H=0.0,
             if verbose:
                 print(f"HALS iteration {n_iter} (compressed): "
                       f"{v / violation_init:.6g}")
-            if v <= threshold:
+            if v <= _COMPRESSED_TARGET * threshold:
                 break
         del Q, Bc, comp
 
