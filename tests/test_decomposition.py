@@ -34,7 +34,6 @@ def rel_err(X, W, H):
     [
         NMF(max_iter=500),
         NMF(missing_values=None, max_iter=500),
-        NMF(solver="mu", beta_loss="kullback-leibler", max_iter=500),
     ]
 )
 def test_sklearn_compatible(estimator, check):
