@@ -1,7 +1,7 @@
 """Choose the rank of an NMF with GridSearchCV.
 
-The data are planted: ``X = W H + noise`` with non-negative ``W`` (300 x 6)
-and ``H`` (6 x 120), so the true rank is 6. The training reconstruction error
+The data are planted: ``X`` is ``W H`` with Poisson (count) noise, for
+non-negative ``W`` (300 x 6) and ``H`` (6 x 120), so the true rank is 6. The training reconstruction error
 always improves when ``n_components`` grows, so it cannot pick the rank.
 :meth:`nmfkit.NMF.score` instead hides a fixed random 20% of the entries,
 fits the rows' coefficients on the rest with the learned components fixed,
@@ -26,24 +26,29 @@ TRUE_RANK = 6
 SMALL = os.environ.get("NMFKIT_EXAMPLE_SMALL", "") not in ("", "0")
 
 
-def make_planted(n_samples=300, n_features=120, rank=TRUE_RANK, noise=0.05,
+def make_planted(n_samples=300, n_features=120, rank=TRUE_RANK, noise=0.3,
                  random_state=0):
-    """Non-negative data of known rank plus a little non-negative noise."""
+    """Non-negative data of known rank with Poisson (count) noise.
+
+    ``X = Poisson(s W H) / s`` with the scale ``s`` set so that the noise at
+    the mean entry has a coefficient of variation of ``noise``: unbiased
+    (``E[X] = W H``), non-negative, and larger where the signal is larger.
+    """
     rng = np.random.default_rng(random_state)
     W = rng.exponential(1.0, size=(n_samples, rank))
-    # Each component uses a random third of the features.
+    # Each component uses a random half of the features.
     H = rng.exponential(1.0, size=(rank, n_features))
-    H *= rng.random((rank, n_features)) < 1 / 3
-    X = W @ H
-    X += noise * X.std() * np.abs(rng.standard_normal(X.shape))
-    return X
+    H *= rng.random((rank, n_features)) < 0.5
+    signal = W @ H
+    scale = 1.0 / (noise**2 * signal.mean())
+    return rng.poisson(signal * scale) / scale
 
 
 X = make_planted()
 ranks = range(3, 10) if SMALL else range(2, 13)
 
 search = GridSearchCV(
-    NMF(init="nndsvda", max_iter=400, random_state=0),
+    NMF(init="nndsvda", max_iter=1000, random_state=0),
     {"n_components": list(ranks)},
     cv=3 if SMALL else 5,
 )

@@ -61,19 +61,52 @@ def test_version_matches_pyproject(pyproject):
     assert nmfkit.__version__ == pyproject["project"]["version"]
 
 
-def test_import_does_not_pull_optional_dependencies():
-    code = (
-        "import sys, nmfkit\n"
-        "heavy = sorted(m for m in ('matplotlib', 'pandas') if m in sys.modules)\n"
-        "print(','.join(heavy))\n"
-    )
+_IMPORT_ALL = """
+import importlib, pkgutil, nmfkit
+for info in pkgutil.walk_packages(nmfkit.__path__, "nmfkit."):
+    importlib.import_module(info.name)
+"""
+
+
+def _python(code):
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT,
                           capture_output=True, text=True, timeout=120,
                           stdin=subprocess.DEVNULL)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "", (
-        f"importing nmfkit imported {proc.stdout.strip()}; import them lazily"
+    return proc.stdout
+
+
+def test_import_does_not_pull_optional_dependencies():
+    # scikit-learn itself may import pandas when it is installed; nmfkit (all
+    # of its modules) must not add matplotlib or pandas to what it imports.
+    code = (
+        "import sys\n"
+        "import scipy.sparse, sklearn.base, sklearn.decomposition\n"
+        "import sklearn.model_selection, sklearn.utils.validation\n"
+        "optional = ('matplotlib', 'pandas')\n"
+        "before = {m for m in optional if m in sys.modules}\n"
+        + _IMPORT_ALL +
+        "after = {m for m in optional if m in sys.modules}\n"
+        "print(','.join(sorted(after - before)))\n"
     )
+    added = _python(code).strip()
+    assert added == "", f"importing nmfkit imported {added}; import it lazily"
+
+
+def test_works_without_optional_dependencies():
+    # None in sys.modules makes `import matplotlib` / `import pandas` fail as
+    # if they were not installed (runtime dependencies exclude them).
+    code = (
+        "import sys\n"
+        "for name in ('matplotlib', 'pandas'):\n"
+        "    sys.modules[name] = None\n"
+        + _IMPORT_ALL +
+        "import numpy as np\n"
+        "X = np.random.default_rng(0).random((12, 6))\n"
+        "model = nmfkit.NMF(n_components=2, random_state=0).fit(X)\n"
+        "print(model.components_.shape)\n"
+    )
+    assert _python(code).strip() == "(2, 6)"
 
 
 _MACHINE_PATH = re.compile(r"(?<![\w.])/(work|home|root|Users|tmp/ci)/")
