@@ -101,7 +101,7 @@ def cooccurrence(X, *, binary=True):
     )
 
 
-def sppmi(C, shift=1.0):
+def sppmi(C, shift=1.0, *, context_smoothing=1.0):
     r"""Shifted positive pointwise mutual information of a co-occurrence matrix.
 
     With :math:`N = \sum_{ij} C_{ij}`, row sums :math:`r_i` and column sums
@@ -113,7 +113,11 @@ def sppmi(C, shift=1.0):
         \mathrm{SPPMI}_{ij} = \max(\mathrm{PMI}_{ij} - \log s,\ 0)
 
     with :math:`s` the ``shift`` (Levy and Goldberg's number of negative
-    samples). The PMI is computed on the stored entries of ``C`` only
+    samples). With ``context_smoothing`` :math:`\alpha < 1` the context
+    probability :math:`c_j / N` is replaced by
+    :math:`c_j^\alpha / \sum_l c_l^\alpha` (context distribution smoothing,
+    Levy, Goldberg and Dagan 2015), which lowers the PMI that rare context
+    words get and so their weight in the topics. The PMI is computed on the stored entries of ``C`` only
     (:math:`C_{ij} = 0` gives :math:`-\infty`, hence 0), so a sparse input
     stays sparse and is never densified.
 
@@ -124,6 +128,9 @@ def sppmi(C, shift=1.0):
         from sliding windows.
     shift : float, default=1.0
         The shift :math:`s > 0`; ``1`` gives the positive PMI.
+    context_smoothing : float, default=1.0
+        Exponent :math:`\alpha \in (0, 1]` of the context counts; ``1`` is
+        the plain PMI above (0.75 is word2vec's value).
 
     Returns
     -------
@@ -136,6 +143,8 @@ def sppmi(C, shift=1.0):
     ----------
     .. [1] Levy, O. and Goldberg, Y. "Neural word embedding as implicit
        matrix factorization." NeurIPS (2014).
+    .. [2] Levy, O., Goldberg, Y. and Dagan, I. "Improving distributional
+       similarity with lessons learned from word embeddings." TACL 3 (2015).
 
     Examples
     --------
@@ -148,6 +157,10 @@ def sppmi(C, shift=1.0):
     """
     if not shift > 0:
         raise ValueError(f"shift must be > 0, got {shift!r}.")
+    if not 0 < context_smoothing <= 1:
+        raise ValueError(
+            f"context_smoothing must be in (0, 1], got {context_smoothing!r}."
+        )
     C = sp.csr_matrix(C)
     dtype = _float_dtype(C)
     C = C.astype(np.float64, copy=True)
@@ -159,11 +172,13 @@ def sppmi(C, shift=1.0):
         return sp.csr_matrix(C.shape, dtype=dtype)
     row_sums = np.asarray(C.sum(axis=1)).ravel()
     col_sums = np.asarray(C.sum(axis=0)).ravel()
-    total = row_sums.sum()
+    a = float(context_smoothing)
+    # sum_l c_l^a over the contexts that occur (N itself when a = 1)
+    norm = col_sums.sum() if a == 1.0 else np.sum(col_sums[col_sums > 0] ** a)
     coo = C.tocoo()
     # every stored entry is > 0, so its row and column sums are > 0 too
-    pmi = (np.log(coo.data) + np.log(total) - np.log(row_sums[coo.row])
-           - np.log(col_sums[coo.col]) - np.log(shift))
+    pmi = (np.log(coo.data) + np.log(norm) - np.log(row_sums[coo.row])
+           - a * np.log(col_sums[coo.col]) - np.log(shift))
     keep = pmi > 0
     return sp.csr_matrix(
         (pmi[keep].astype(dtype), (coo.row[keep], coo.col[keep])),
@@ -290,6 +305,7 @@ class _TopicMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
 _SHARED_CONSTRAINTS = {
     "sppmi_weight": [Interval(Real, 0, None, closed="left")],
     "shift": [Interval(Real, 0, None, closed="neither")],
+    "context_smoothing": [Interval(Real, 0, 1, closed="right")],
     "cooccurrence": ["array-like", "sparse matrix", None],
     # beta <= 0 is undefined at the zeros every text matrix has
     "beta_loss": [StrOptions({"frobenius", "kullback-leibler"}),
@@ -343,6 +359,9 @@ class SeNMF(_TopicMixin, BaseEstimator):
         the SPPMI block is scaled to ``sppmi_weight`` times the sum of ``X``.
     shift : float, default=1.0
         SPPMI shift :math:`s > 0` (subtracts :math:`\log s` from the PMI).
+    context_smoothing : float, default=1.0
+        Exponent :math:`\alpha \in (0, 1]` of the context counts in the PMI
+        (see :func:`sppmi`); below 1 it damps the weight of rare words.
     cooccurrence : {array-like, sparse matrix} of shape (n_words, n_words), \
             default=None
         Precomputed word-word co-occurrence counts (e.g. from sliding
@@ -436,6 +455,7 @@ class SeNMF(_TopicMixin, BaseEstimator):
         *,
         sppmi_weight=1.0,
         shift=1.0,
+        context_smoothing=1.0,
         cooccurrence=None,
         beta_loss="kullback-leibler",
         solver="mu",
@@ -452,6 +472,7 @@ class SeNMF(_TopicMixin, BaseEstimator):
         self.n_components = n_components
         self.sppmi_weight = sppmi_weight
         self.shift = shift
+        self.context_smoothing = context_smoothing
         self.cooccurrence = cooccurrence
         self.beta_loss = beta_loss
         self.solver = solver
@@ -511,7 +532,8 @@ class SeNMF(_TopicMixin, BaseEstimator):
 
         X = self._validate_X(X, reset=True)
         self._check_documents(X)
-        S = sppmi(self._cooccurrence_for(X), shift=self.shift)
+        S = sppmi(self._cooccurrence_for(X), shift=self.shift,
+                  context_smoothing=self.context_smoothing)
         n_docs = X.shape[0]
         s_sum = float(S.sum())
         scale = self.sppmi_weight * float(X.sum()) / s_sum if s_sum > 0 else 0.0
@@ -583,7 +605,8 @@ class SeNMFk(_TopicMixin, BaseEstimator):
         Half-width of the multiplicative noise on the entries of ``X``.
     silhouette_threshold : float, default=0.8
         Minimum silhouette of a stable number of topics.
-    sppmi_weight, shift, cooccurrence, beta_loss, solver, max_iter, tol
+    sppmi_weight, shift, context_smoothing, cooccurrence, beta_loss, solver, \
+            max_iter, tol
         Parameters of each :class:`SeNMF` run (see there).
     init : {'random', 'nndsvd', 'nndsvda', 'nndsvdar'}, default='random'
         Initialisation of each run. Random starts (as NMFk's default) let the
@@ -674,6 +697,7 @@ class SeNMFk(_TopicMixin, BaseEstimator):
         silhouette_threshold=0.8,
         sppmi_weight=1.0,
         shift=1.0,
+        context_smoothing=1.0,
         cooccurrence=None,
         beta_loss="kullback-leibler",
         solver="mu",
@@ -691,6 +715,7 @@ class SeNMFk(_TopicMixin, BaseEstimator):
         self.silhouette_threshold = silhouette_threshold
         self.sppmi_weight = sppmi_weight
         self.shift = shift
+        self.context_smoothing = context_smoothing
         self.cooccurrence = cooccurrence
         self.beta_loss = beta_loss
         self.solver = solver
@@ -725,7 +750,8 @@ class SeNMFk(_TopicMixin, BaseEstimator):
         C = self._cooccurrence_for(X)
         base = SeNMF(
             n_components=1, sppmi_weight=self.sppmi_weight,
-            shift=self.shift, cooccurrence=C, beta_loss=self.beta_loss,
+            shift=self.shift, context_smoothing=self.context_smoothing,
+            cooccurrence=C, beta_loss=self.beta_loss,
             solver=self.solver, init=self.init, max_iter=self.max_iter,
             tol=self.tol,
         )

@@ -53,13 +53,14 @@ def match_topics(planted, found):
 # --------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------
-def brute_force_sppmi(C, shift):
+def brute_force_sppmi(C, shift, alpha=1.0):
     C = np.asarray(C, dtype=float)
     total = C.sum()
     r = C.sum(axis=1, keepdims=True)
     c = C.sum(axis=0, keepdims=True)
+    p_context = c**alpha / np.sum(c**alpha)
     with np.errstate(divide="ignore", invalid="ignore"):
-        pmi = np.log(C * total / (r * c))
+        pmi = np.log((C / total) / ((r / total) * p_context))
     pmi[~np.isfinite(pmi)] = -np.inf
     return np.maximum(pmi - np.log(shift), 0.0)
 
@@ -77,6 +78,21 @@ def test_sppmi_matches_brute_force(shift):
     assert np.all(S.data > 0)
     # dense input gives the same sparse answer
     np.testing.assert_allclose(sppmi(C.toarray(), shift=shift).toarray(), S.toarray())
+
+
+@pytest.mark.parametrize("alpha", [0.75, 0.5])
+def test_sppmi_context_smoothing_matches_brute_force(alpha):
+    rng = np.random.default_rng(5)
+    C = rng.poisson(1.0, (12, 12)) * (rng.random((12, 12)) < 0.5)
+    C[:, 3] = 0  # a context that never occurs
+    S = sppmi(C, shift=2.0, context_smoothing=alpha)
+    np.testing.assert_allclose(S.toarray(), brute_force_sppmi(C, 2.0, alpha),
+                               rtol=1e-12, atol=1e-12)
+    # smoothing raises the probability of rare contexts: their PMI drops
+    rare = np.argmin(np.where(C.sum(0) > 0, C.sum(0), np.inf))
+    assert S[:, rare].sum() <= sppmi(C, shift=2.0)[:, rare].sum()
+    with pytest.raises(ValueError, match="context_smoothing"):
+        sppmi(C, context_smoothing=0)
 
 
 def test_sppmi_asymmetric_window_counts_and_dtype():
@@ -350,12 +366,12 @@ def test_arxiv_abstracts_topics_follow_archives(shared_data_dir):
     path = shared_data_dir / "text" / "arxiv_2007_abstracts" / "arxiv_data.csv"
     if not path.is_file():
         pytest.skip(f"arXiv abstracts not found at {path}")
-    df = pd.read_csv(path, usecols=["categories", "abstract"]).iloc[:600]
+    df = pd.read_csv(path, usecols=["categories", "abstract"]).iloc[:400]
     archive = df["categories"].str.split().str[0].str.split(".").str[0]
     vec = TfidfVectorizer(min_df=5, max_df=0.5, stop_words="english")
     X = vec.fit_transform(df["abstract"])
-    model = SeNMF(n_components=6, random_state=0, max_iter=100, tol=1e-3,
-                  feature_names=vec)
+    model = SeNMF(n_components=6, shift=5.0, random_state=0, max_iter=60,
+                  tol=1e-3, feature_names=vec)
     W = model.fit_transform(X)
     assert np.isfinite(W).all()
     # dominant topics carry real information about the archive
