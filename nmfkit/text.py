@@ -151,9 +151,12 @@ def sppmi(C, shift=1.0, *, context_smoothing=1.0):
     >>> import numpy as np
     >>> from nmfkit.text import sppmi
     >>> C = np.array([[0, 4, 1], [4, 0, 1], [1, 1, 0]])
-    >>> S = sppmi(C)
-    >>> bool(S[0, 1] > 0), float(S[0, 2])
-    (True, 0.0)
+    >>> sppmi(C).toarray().round(3)
+    array([[0.   , 0.652, 0.182],
+           [0.652, 0.   , 0.182],
+           [0.182, 0.182, 0.   ]])
+    >>> sppmi(C, shift=2).nnz  # log 2 > every PMI here
+    0
     """
     if not shift > 0:
         raise ValueError(f"shift must be > 0, got {shift!r}.")
