@@ -15,8 +15,10 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import _fit_context
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 
+from ._core.init import initialize
 from ._core.losses import beta_divergence
 from ._core.online import OnlineStats, fit_online, fresh_W, minibatch_step, refresh_W
 from .decomposition import _BaseNMF
@@ -63,6 +65,10 @@ class MiniBatchNMF(_BaseNMF):
     init : {'random', 'nndsvd', 'nndsvda', 'nndsvdar', 'custom'}, default=None
         Initialisation. ``None`` is ``'nndsvda'`` when
         ``n_components <= min(n_samples, n_features)``, else ``'random'``.
+        For the Frobenius loss and more than ``8 * batch_size`` samples, the
+        NNDSVD variants compute the initial components from a random
+        subsample of ``4 * batch_size`` rows (seeded by ``random_state``) and
+        ``W`` is solved batch by batch from a flat start.
     batch_size : int, default=1024
         Number of samples in each mini-batch.
     beta_loss : float or {'frobenius', 'kullback-leibler', 'itakura-saito'}, \
@@ -296,7 +302,7 @@ class MiniBatchNMF(_BaseNMF):
     def _fit_transform(self, X, W=None, H=None, observed=None):
         self._check_params(X)
         self._check_loss_data(X, observed)
-        W, H = self._check_w_h(X, W, H, True, observed)
+        W, H, cold = self._init_factors(X, W, H, observed)
         W = np.ascontiguousarray(W, dtype=X.dtype)
         H = np.ascontiguousarray(H, dtype=X.dtype)
         l1_W, l1_H, l2_W, l2_H = self._compute_regularization(X)
@@ -308,7 +314,7 @@ class MiniBatchNMF(_BaseNMF):
             max_iter=self.max_iter, l1_W=l1_W, l2_W=l2_W, l1_H=l1_H, l2_H=l2_H,
             observed=observed, fresh_restarts=self.fresh_restarts,
             fresh_restarts_max_iter=self.fresh_restarts_max_iter,
-            verbose=self.verbose,
+            cold_start=cold, verbose=self.verbose,
         )
         if self.fresh_restarts:
             W = self._transform_W_with(X, H, observed)
@@ -327,6 +333,41 @@ class MiniBatchNMF(_BaseNMF):
                 ConvergenceWarning,
             )
         return W, H, n_iter, n_steps
+
+    def _init_factors(self, X, W, H, observed):
+        """Initial ``W, H``; returns ``(W, H, cold)``.
+
+        For the Frobenius loss with an NNDSVD-family init and many samples,
+        the SVD runs on a random subsample of ``4 * batch_size`` rows (the
+        initial components only need the dominant right singular vectors),
+        ``W`` starts flat and is solved accurately on the first visit of each
+        batch (``cold=True``). This keeps the initialisation cheaper than a
+        pass of power iterations over the whole data.
+        """
+        m, n = X.shape
+        n_sub = 4 * self._batch_size
+        k = self._n_components
+        init = self.init
+        if init is None and k != "auto" and k <= min(m, n):
+            init = "nndsvda"
+        if (self._beta_loss != 2 or init not in ("nndsvd", "nndsvda", "nndsvdar")
+                or m <= 2 * n_sub or k > min(n_sub, n)):
+            W, H = self._check_w_h(X, W, H, True, observed)
+            return W, H, False
+        rng = check_random_state(self.random_state)
+        rows = np.sort(rng.choice(m, size=n_sub, replace=False))
+        obs = observed[rows] if isinstance(observed, np.ndarray) else observed
+        X_sub = X[rows]
+        if W is not None or H is not None:
+            warnings.warn(
+                "When init!='custom', provided W or H are ignored. Set "
+                " init='custom' to use them as initialization.",
+                RuntimeWarning,
+            )
+        _, H = initialize(X_sub, k, init, random_state=rng, observed=obs)
+        # flat start sqrt(mean(X) / k), the mean estimated on the subsample
+        flat = fresh_W(X_sub, H, obs)[0, 0]
+        return np.full((m, H.shape[0]), flat, dtype=H.dtype), H, True
 
     def _transform_W_with(self, X, H, observed):
         saved = getattr(self, "components_", None)

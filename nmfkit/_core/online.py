@@ -188,6 +188,8 @@ def _batched_cd(F, G, R, l1, l2, sweeps):
 
 def _sweeps(Ft, A, G, max_sweeps, rtol=_INNER_RTOL):
     """Warm-started HALS sweeps until the violation drops by ``rtol``."""
+    if Ft.size == 0:
+        return
     first = None
     for _ in range(max_sweeps):
         v = hals_sweep(Ft, A, G)
@@ -215,13 +217,16 @@ def _penalties(W, H, l1_W, l2_W, l1_H, l2_H):
 # --------------------------------------------------------------------------
 # Frobenius: W step and H step
 # --------------------------------------------------------------------------
-def _fro_W(X, W, H, HHt, observed, l1, l2, sweeps, rtol=_INNER_RTOL):
+def _fro_W(X, W, H, HHt, observed, l1, l2, sweeps, rtol=_INNER_RTOL, xsq=None):
     """Fit the batch coefficients ``W`` (in place); return the batch loss.
 
     The returned loss is :math:`\\tfrac12\\|X - WH\\|^2` over the observed
-    entries, computed from the products already at hand.
+    entries, computed from the products already at hand and ``xsq``
+    (:math:`\\|X\\|_F^2`, computed when ``None``).
     """
     XHt = _dot_XHt(X, H)
+    if xsq is None:
+        xsq = _sq_norm(X)
     if observed is None:
         G = HHt.copy()
         if l2:
@@ -233,7 +238,7 @@ def _fro_W(X, W, H, HHt, observed, l1, l2, sweeps, rtol=_INNER_RTOL):
         _sweeps(Wt, A, G, sweeps, rtol)
         W[...] = Wt.T
         WtW = np.dot(Wt, Wt.T)
-        loss = 0.5 * (_sq_norm(X) - 2.0 * float(np.vdot(W, XHt))
+        loss = 0.5 * (xsq - 2.0 * float(np.vdot(W, XHt))
                       + float(np.vdot(WtW, HHt)))
         return max(loss, 0.0), Wt, WtW
     k = H.shape[0]
@@ -241,7 +246,7 @@ def _fro_W(X, W, H, HHt, observed, l1, l2, sweeps, rtol=_INNER_RTOL):
     G = np.asarray(P @ _pair_products(H).T).reshape(-1, k, k)
     _batched_cd(W, G, XHt, l1, l2, sweeps)
     quad = float(np.einsum("ms,mst,mt->", W, G, W))
-    loss = 0.5 * (_sq_norm(X) - 2.0 * float(np.vdot(W, XHt)) + quad)
+    loss = 0.5 * (xsq - 2.0 * float(np.vdot(W, XHt)) + quad)
     Wt = np.ascontiguousarray(W.T)
     return max(loss, 0.0), Wt, None
 
@@ -407,7 +412,7 @@ def fresh_W(X, H, observed):
 
 def minibatch_step(X, W, H, stats, *, rho, l1_W=0.0, l2_W=0.0, l1_H=0.0,
                    l2_H=0.0, observed=None, update_H=True, w_iter=None,
-                   w_rtol=_INNER_RTOL, gamma=None):
+                   w_rtol=_INNER_RTOL, gamma=None, x_sq_norm=None):
     r"""One mini-batch step: fit ``W`` of the batch, then update ``H``.
 
     Parameters
@@ -436,6 +441,8 @@ def minibatch_step(X, W, H, stats, *, rho, l1_W=0.0, l2_W=0.0, l1_H=0.0,
         is at most ``w_rtol`` times that of the first.
     gamma : float, default=None
         Exponent of the multiplicative updates (default :func:`mm_gamma`).
+    x_sq_norm : float, default=None
+        Frobenius: :math:`\\|X\\|_F^2` of the batch if known (saves a pass).
 
     Returns
     -------
@@ -448,7 +455,8 @@ def minibatch_step(X, W, H, stats, *, rho, l1_W=0.0, l2_W=0.0, l1_H=0.0,
     if beta == 2:
         HHt = np.dot(H, H.T)
         loss, Wt, WtW = _fro_W(X, W, H, HHt, observed, l1_W, l2_W,
-                               _W_SWEEPS if w_iter is None else w_iter, w_rtol)
+                               _W_SWEEPS if w_iter is None else w_iter, w_rtol,
+                               x_sq_norm)
         cost = loss + _penalties(W, H, l1_W, l2_W, l1_H, l2_H)
         if update_H:
             _fro_H(X, Wt, WtW, H, stats, observed, rho, l1_H, l2_H, _H_SWEEPS)
@@ -479,14 +487,14 @@ def refresh_W(X, W, H, *, beta, batch_size, l1_W=0.0, l2_W=0.0, observed=None,
         sl = slice(start, min(start + batch_size, m))
         obs = observed[sl] if isinstance(observed, np.ndarray) else observed
         _fro_W(X[sl], W[sl], H, HHt, obs, l1_W, l2_W,
-               _W_SWEEPS if sweeps is None else sweeps)
+               _W_SWEEPS if sweeps is None else sweeps, xsq=0.0)
     return W
 
 
 def fit_online(X, W, H, stats, *, batch_size, rho, tol=1e-4,
                max_no_improvement=10, max_iter=200, l1_W=0.0, l2_W=0.0,
                l1_H=0.0, l2_H=0.0, observed=None, fresh_restarts=False,
-               fresh_restarts_max_iter=30, verbose=0):
+               fresh_restarts_max_iter=30, cold_start=False, verbose=0):
     r"""Fit ``W`` and ``H`` by passes of mini-batch steps over ``X``.
 
     Batches are consecutive slices of ``batch_size`` rows, cycled. After each
@@ -524,6 +532,9 @@ def fit_online(X, W, H, stats, *, batch_size, rho, tol=1e-4,
         Refit each batch's ``W`` from a flat start at every step.
     fresh_restarts_max_iter : int, default=30
         Passes on ``W`` in a fresh restart.
+    cold_start : bool, default=False
+        ``W`` holds no useful warm start (e.g. flat values): in the first pass
+        over the data each batch's ``W`` is solved as in a fresh restart.
     verbose : int, default=0
         Print the costs per step.
 
@@ -549,22 +560,28 @@ def fit_online(X, W, H, stats, *, batch_size, rho, tol=1e-4,
     slices = [slice(s, min(s + batch_size, m)) for s in range(0, m, batch_size)]
     if not slices or k == 0 or n == 0:
         return W, H, 0, 0
+    # squared norms of the batches, computed on the first visit (Frobenius)
+    batch_sq = [None] * len(slices)
     while step < n_steps_max:
-        sl = slices[step % steps_per_iter]
+        i_batch = step % steps_per_iter
+        sl = slices[i_batch]
         Xb = X[sl]
         b = Xb.shape[0]
         obs = observed[sl] if isinstance(observed, np.ndarray) else observed
         scale = b / m
+        cold = fresh_restarts or (cold_start and step < steps_per_iter)
         if fresh_restarts:
             Wb = fresh_W(Xb, H, obs)
-            w_iter = fresh_restarts_max_iter
         else:
             Wb = W[sl]
-            w_iter = None
+        if stats.beta == 2 and batch_sq[i_batch] is None:
+            batch_sq[i_batch] = _sq_norm(Xb)
         cost = minibatch_step(Xb, Wb, H, stats, rho=rho, l1_W=l1_W, l2_W=l2_W,
                               l1_H=l1_H * scale, l2_H=l2_H * scale,
-                              observed=obs, update_H=True, w_iter=w_iter,
-                              w_rtol=_FRESH_RTOL if fresh_restarts else _INNER_RTOL)
+                              observed=obs, update_H=True,
+                              w_iter=fresh_restarts_max_iter if cold else None,
+                              w_rtol=_FRESH_RTOL if cold else _INNER_RTOL,
+                              x_sq_norm=batch_sq[i_batch])
         if fresh_restarts:
             W[sl] = Wb
         step += 1
