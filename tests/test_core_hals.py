@@ -150,9 +150,10 @@ def test_plain_mode_reproduces_sklearn():
     rng = np.random.default_rng(3)
     X, _, _ = planted(rng, 100, 70, 4, noise=0.1)
     W0, H0 = _initialize_nmf(X, 4, init="nndsvda", random_state=0)
-    Ws, Hs, it_s = _sklearn_cd(X, W0, H0)
-    W, H, it = fit_hals(X, W0.copy(), H0.copy(), accelerate=False, compress=False)
-    assert it == it_s
+    Ws, Hs, it_s = _sklearn_cd(X, W0, H0, tol=1e-2)
+    W, H, it = fit_hals(X, W0.copy(), H0.copy(), tol=1e-2, accelerate=False,
+                        compress=False)
+    assert it == it_s < 200
     np.testing.assert_allclose(W, Ws, rtol=1e-8, atol=1e-10)
     np.testing.assert_allclose(H, Hs, rtol=1e-8, atol=1e-10)
 
