@@ -9,7 +9,8 @@ the 2,000 abstracts (``min_df=5, max_df=0.5``, English stop words: 2,000 x
   NMFk built on scikit-learn pays;
 * ``nmfkit full``: ``NMFk`` over the whole range;
 * ``nmfkit early``: ``NMFk(early_stopping=True)``;
-* the same with the joblib ``loky`` (process) backend instead of threads.
+* optionally the same with the joblib ``loky`` (process) backend instead of
+  threads (``--backends threading,loky``).
 
 LANL's T-ELF NMFk was timed on this machine on the same matrix (78-83 s with
 its defaults, 28 s in its best setting, k=4 chosen); it is not installed here,
@@ -82,6 +83,8 @@ def main():
     parser.add_argument("--quick", action="store_true", help="skip the naive loop")
     parser.add_argument("--kmax", type=int, default=20)
     parser.add_argument("--perturbs", type=int, default=20)
+    parser.add_argument("--backends", default="threading",
+                        help="comma-separated joblib backends for NMFk (threading,loky)")
     args = parser.parse_args()
 
     warnings.simplefilter("ignore", ConvergenceWarning)
@@ -90,7 +93,7 @@ def main():
     P = args.perturbs
     print(f"arXiv TF-IDF: {X.shape[0]} x {X.shape[1]}, {X.nnz} stored entries; "
           f"k = {ks.start}..{ks.stop - 1}, {P} perturbations ({len(ks) * P} fits), "
-          f"{os.cpu_count()} cores")
+          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
 
     rows = []
     if not args.quick:
@@ -98,7 +101,8 @@ def main():
         naive_loop(X, ks, P)
         rows.append(("scikit-learn NMF, plain loop (no alignment)", time.perf_counter() - tic, "-", "-"))
 
-    for backend in ("threading", "loky"):
+    full_model = None
+    for backend in args.backends.split(","):
         for early in (False, True):
             model, t = run_nmfk(X, ks, P, backend, early_stopping=early)
             it = model.n_iter_
@@ -106,9 +110,10 @@ def main():
                    f"median {int(np.median(it))} it."
             label = f"nmfkit NMFk, {'early stopping' if early else 'full scan'}, {backend}"
             rows.append((label, t, model.n_components_, conv))
-            if backend == "threading" and not early:
+            if full_model is None and not early:
                 full_model = model
 
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
     print()
     print("| run | time (s) | vs T-ELF best (28 s) | chosen k | fits |")
     print("|---|---|---|---|---|")

@@ -722,7 +722,7 @@ class NMFkDisplay:
             "components_min", "components_mean", "coefficients_min",
             "coefficients_mean", "threshold", "chosen",
         )] + [lines["error"]]
-        ax.legend(handles=handles, loc="lower left", fontsize="small")
+        ax.legend(handles=handles, loc="best", fontsize="small")
         self.ax_ = ax
         self.error_ax_ = ax2
         self.figure_ = ax.figure

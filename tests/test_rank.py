@@ -265,6 +265,43 @@ def test_sparse_perturbation_touches_stored_entries_only():
     assert X.data is not Xp.data
 
 
+class _SpyNMF(SkNMF):
+    """scikit-learn's NMF recording the BLAS threads it may use."""
+
+    blas_threads = []
+
+    def fit_transform(self, X, y=None, W=None, H=None):
+        from threadpoolctl import threadpool_info
+
+        blas = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+        _SpyNMF.blas_threads.append(max(blas, default=1))
+        return super().fit_transform(X, y, W=W, H=H)
+
+
+def test_parallel_fits_use_one_blas_thread_each():
+    from threadpoolctl import threadpool_info
+
+    def blas_now():
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    before = blas_now()
+    X = planted(40, 30, 2, seed=14)
+    _SpyNMF.blas_threads = []
+    NMFk(_SpyNMF(init="random"), n_components_range=[2, 3], n_perturbs=4, n_jobs=2,
+         random_state=0).fit(X)
+    assert len(_SpyNMF.blas_threads) == 8
+    assert set(_SpyNMF.blas_threads) == {1}
+    assert blas_now() == before  # restored afterwards
+
+
+def test_verbose_reports_each_rank(capsys):
+    X = planted(40, 30, 2, seed=15)
+    _small(n_components_range=[1, 2, 3], verbose=1).fit(X)
+    out = capsys.readouterr().out
+    for k in (1, 2, 3):
+        assert f"[NMFk] k={k}: silhouette" in out
+
+
 # ---------------------------------------------------------------- base estimators
 
 
@@ -300,6 +337,20 @@ def test_transform_inverse_transform_and_names():
     assert np.linalg.norm(X - Xr) / np.linalg.norm(X) < 0.05
     names = model.get_feature_names_out()
     assert list(names) == [f"nmfk{i}" for i in range(model.n_components_)]
+
+
+def test_missing_values_are_left_out():
+    # nmfkit's NMF treats NaN as missing; NMFk passes them through and its
+    # errors count the observed entries only
+    X = planted(100, 80, 4, noise=0.02, seed=0)
+    X[np.random.RandomState(0).rand(*X.shape) < 0.1] = np.nan
+    model = _small(n_components_range=range(2, 7)).fit(X)
+    assert model.n_components_ == 4
+    assert np.all(np.isfinite(model.errors_["mean"]))
+    assert model.errors_["mean"][2] < 0.02
+    assert np.all(np.isfinite(model.transform(X)))
+    with pytest.raises(ValueError, match="NaN"):
+        NMFk(SkNMF(), n_components_range=[2], n_perturbs=2).fit(X)
 
 
 def test_float32_preserved():
