@@ -74,7 +74,7 @@ _MIN_INNER = 5
 # Our threshold is this fraction of scikit-learn's (stricter), so that from
 # the same init the answer is not worse than scikit-learn's although the
 # accelerated path visits other iterates.
-_TOL_FACTOR = 0.5
+_TOL_FACTOR = 0.7
 # randomized compression: power iterations of the range finder, and the
 # fraction of the exact threshold the compressed iterations aim for
 _COMPRESS_POWER = 1
@@ -218,11 +218,11 @@ def _half(Wt, A, B, buf, rng, max_inner, first_only):
     return viol
 
 
-def _inner_budget(product_cost, size, k):
+def _inner_budget(product_cost, size, k, floor=1):
     """``floor(1 + alpha * rho)``; costs in rough nanoseconds."""
     sweep_cost = k * (size * (k / 2.5 + 6.0) + 10_000.0)
     rho = product_cost / sweep_cost
-    return int(min(_MAX_INNER, max(_MIN_INNER, np.floor(1.0 + _INNER_ALPHA * rho))))
+    return int(min(_MAX_INNER, max(floor, np.floor(1.0 + _INNER_ALPHA * rho))))
 
 
 class _ExactProducts:
@@ -348,19 +348,21 @@ def fit_hals(X, W, H, *, tol=1e-4, max_iter=200, l1_W=0.0, l2_W=0.0, l1_H=0.0,
     AW = np.empty((k, m), dtype=dtype)
     AH = np.empty((k, n), dtype=dtype)
     exact = _ExactProducts(X)
+    # dense X: every pass over X is expensive, solve the blocks more exactly
+    floor = 1 if exact.sparse else _MIN_INNER
 
     def half_W(prod, first_only):
         prod.AW(Hw, AW)
         B = np.dot(Hw, Hw.T)
         _fold_penalties(AW, B, l1_W, l2_W)
-        inner = _inner_budget(prod.cost * k + n * k * k / 15.0, m, k) if accelerate else 1
+        inner = _inner_budget(prod.cost * k + n * k * k / 15.0, m, k, floor) if accelerate else 1
         return _half(Wt, AW, B, bufW, order_rng, inner, first_only)
 
     def half_H(prod, first_only):
         prod.AH(Wt, AH)
         B = np.dot(Wt, Wt.T)
         _fold_penalties(AH, B, l1_H, l2_H)
-        inner = _inner_budget(prod.cost * k + m * k * k / 15.0, n, k) if accelerate else 1
+        inner = _inner_budget(prod.cost * k + m * k * k / 15.0, n, k, floor) if accelerate else 1
         return _half(Hw, AH, B, bufH, order_rng, inner, first_only)
 
     def iteration(prod, first_only=False):
