@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from sklearn.decomposition._nmf import _fit_coordinate_descent, _initialize_nmf
 
 from nmfkit._core.hals import fit_hals, hals_sweep
+from nmfkit._core.losses import penalized_objective
 from nmfkit._core.randomized import compress, randomized_range
 
 
@@ -21,6 +22,22 @@ def objective(X, W, H, l1_W=0.0, l2_W=0.0, l1_H=0.0, l2_H=0.0, observed=None):
         R = np.where(observed, R, 0)
     return (0.5 * np.sum(R.astype(np.float64) ** 2) + l1_W * W.sum()
             + 0.5 * l2_W * np.sum(W**2) + l1_H * H.sum() + 0.5 * l2_H * np.sum(H**2))
+
+
+@pytest.mark.parametrize("kind", ["dense", "sparse", "mask", "stored"])
+def test_objective_helper_matches_losses_module(kind):
+    rng = np.random.default_rng(12)
+    X = rng.random((9, 7)) * (rng.random((9, 7)) < 0.6)
+    observed = None
+    if kind in ("sparse", "stored"):
+        X = sp.csr_matrix(X)
+        observed = "stored" if kind == "stored" else None
+    elif kind == "mask":
+        observed = rng.random(X.shape) < 0.7
+    W, H = rng.random((9, 2)), rng.random((2, 7))
+    ours = objective(X, W, H, 0.1, 0.2, 0.3, 0.4, observed=observed)
+    theirs = penalized_objective(X, W, H, 2, 0.1, 0.2, 0.3, 0.4, observed=observed)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-10)
 
 
 def _stored_mask(X):
