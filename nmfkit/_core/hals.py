@@ -297,7 +297,10 @@ def fit_hals(X, W, H, *, tol=1e-4, max_iter=200, l1_W=0.0, l2_W=0.0, l1_H=0.0,
         Initial ``H``, updated in place (kept fixed if ``update_H=False``).
     tol : float, default=1e-4
         Stop when the violation of an iteration is at most ``tol`` times that
-        of the first iteration (scikit-learn's ``cd`` rule, see module notes).
+        of the first iteration (scikit-learn's ``cd`` rule, see module notes;
+        the first iteration is always exact and plain, so the reference is
+        scikit-learn's). With acceleration or compression the iterates differ
+        from scikit-learn's and the rule is made stricter (``0.7 * tol``).
     max_iter : int, default=200
         Maximum number of outer iterations (compressed ones included).
     l1_W, l2_W, l1_H, l2_H : float, default=0
