@@ -117,7 +117,9 @@ def sppmi(C, shift=1.0, *, context_smoothing=1.0):
     probability :math:`c_j / N` is replaced by
     :math:`c_j^\alpha / \sum_l c_l^\alpha` (context distribution smoothing,
     Levy, Goldberg and Dagan 2015), which lowers the PMI that rare context
-    words get and so their weight in the topics. The PMI is computed on the stored entries of ``C`` only
+    words get and so their weight in the topics.
+
+    The PMI is computed on the stored entries of ``C`` only
     (:math:`C_{ij} = 0` gives :math:`-\infty`, hence 0), so a sparse input
     stays sparse and is never densified.
 
