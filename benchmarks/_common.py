@@ -93,6 +93,14 @@ def machine_description():
     ]
 
 
+def load_average():
+    """The 1, 5 and 15 minute load averages as text (other users' work shows here)."""
+    try:
+        return "{:.2f}, {:.2f}, {:.2f}".format(*os.getloadavg())
+    except (AttributeError, OSError):
+        return "n/a"
+
+
 def command_line():
     """The command that is running, as a user would type it from the repo root."""
     script = Path(sys.argv[0])

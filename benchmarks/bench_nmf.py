@@ -203,6 +203,24 @@ def time_to_loss(cls, X, params, target, loss, max_tries=5):
                 reached=reached, params=p, tries=attempt + 1)
 
 
+def earliest_stop(cls, X, params, target, loss, n_iter_max):
+    """Smallest ``max_iter`` in 1, 2, 4, ... whose fit reaches ``target``.
+
+    Used when nmfkit's default run ends well below scikit-learn's final loss:
+    the default stopping rule then overshoots, and this shows when nmfkit had
+    got there. One timed run per ``max_iter``; returns a dict or None.
+    """
+    n = 1
+    while n < n_iter_max:
+        p = dict(params, max_iter=n)
+        t, (W, H, n_iter) = C.best_time(lambda: fit(cls, X, **p), 1)
+        value = loss(X, W, H)
+        if value <= target * TIE:
+            return dict(time=t, loss=value, max_iter=n)
+        n *= 2
+    return None
+
+
 def interleaved_best(funcs, repeats, first_times):
     """Best times of several functions, timed in turns (ABAB...).
 
@@ -220,28 +238,27 @@ def interleaved_best(funcs, repeats, first_times):
     return best
 
 
-def per_iteration_time(fit_n, repeats, n_lo=10, n_hi=60):
-    """Seconds per iteration: (t(n_hi) - t(n_lo)) / (n_hi - n_lo).
+def per_iteration_times(fits, products, rounds, n_lo=10, n_hi=60):
+    """Seconds per iteration of several solvers, and of the BLAS products.
 
-    ``fit_n(n)`` runs exactly ``n`` iterations from the same start; the
-    difference removes the initialisation and set-up costs.
+    ``fits[name](n)`` runs exactly ``n`` iterations from the same start; the
+    cost of one iteration is ``(t(n_hi) - t(n_lo)) / (n_hi - n_lo)``, which
+    removes initialisation and set-up. Everything is timed in turns, round
+    after round, and the best time of each is kept, so that all of them see
+    the same background load.
     """
-    t_lo, _ = C.best_time(lambda: fit_n(n_lo), repeats)
-    t_hi, _ = C.best_time(lambda: fit_n(n_hi), repeats)
-    return max(t_hi - t_lo, 0.0) / (n_hi - n_lo)
-
-
-def blas_products_time(X, W, H, repeats):
-    """Best time of the two products one HALS iteration needs, X H^T and W^T X."""
-    reps = max(5, 3 * repeats)
-
-    def products():
-        a = X @ H.T
-        b = W.T @ X
-        return a, b
-
-    t, _ = C.best_time(products, reps)
-    return t
+    best = {name: [float("inf"), float("inf")] for name in fits}
+    best_prod = float("inf")
+    for _ in range(max(3, rounds)):
+        t, _ = C.best_time(products, 3)
+        best_prod = min(best_prod, t)
+        for name, fit_n in fits.items():
+            for j, n in enumerate((n_lo, n_hi)):
+                t, _ = C.best_time(lambda: fit_n(n), 1)
+                best[name][j] = min(best[name][j], t)
+    per_iter = {name: max(hi - lo, 0.0) / (n_hi - n_lo)
+                for name, (lo, hi) in best.items()}
+    return per_iter, best_prod
 
 
 def run_case(key, candidate, scale, repeats, log):
@@ -275,6 +292,16 @@ def run_case(key, candidate, scale, repeats, log):
     res["speed_pass"] = nres["reached"] and res["ratio"] >= case["goal"]
     log(f"[{key}] nmfkit: {nres['time']:.3f} s, loss {nres['loss']:.9g}, "
         f"{nres['n_iter']} iter, tol {nres['tol']:g}, ratio {res['ratio']:.2f}")
+
+    # nmfkit's default stopping overshooting the target: when was it there?
+    res["early"] = None
+    if nres["reached"] and nres["tries"] == 1 and nres["loss"] < 0.99 * res["sk"]["loss"]:
+        res["early"] = earliest_stop(nk, X, nres["params"], res["sk"]["loss"], loss,
+                                     nres["n_iter"])
+        if res["early"]:
+            e = res["early"]
+            log(f"[{key}] nmfkit max_iter={e['max_iter']}: {e['time']:.3f} s, "
+                f"loss {e['loss']:.9g}, ratio {t_sk / e['time']:.2f}")
 
     # equal iteration counts
     res["equal"] = []
@@ -319,30 +346,30 @@ def blas_bound(nk, sk, X, params, repeats, log, key):
     scale = np.sqrt(X.mean() / k)
     W0 = np.ascontiguousarray(rng.random((X.shape[0], k)) * scale)
     H0 = np.ascontiguousarray(rng.random((k, X.shape[1])) * scale)
-    t_prod = blas_products_time(X, W0, H0, repeats)
-    out = dict(t_prod=t_prod)
 
+    def products():
+        return X @ H0.T, W0.T @ X
+
+    fits = {}
     fit_hals = _core_hals() if nk.__module__.startswith("nmfkit") else None
     if fit_hals is not None:
         for name, acc in (("nk", True), ("nk_plain", False)):
             def fit_n(n, acc=acc):
                 return fit_hals(X, W0.copy(), H0.copy(), tol=0.0, max_iter=n,
                                 compress=False, accelerate=acc)
-            out["t_" + name] = per_iteration_time(fit_n, repeats)
+            fits[name] = fit_n
     else:  # harness check with scikit-learn as the candidate
-        def fit_n(n):
-            return fit(nk, X, **dict(params, tol=0.0, max_iter=n))
-        out["t_nk"] = per_iteration_time(fit_n, repeats)
+        fits["nk"] = lambda n: fit(nk, X, **dict(params, tol=0.0, max_iter=n))
+    fits["sk"] = lambda n: fit(sk, X, **dict(params, tol=0.0, max_iter=n))
 
-    def fit_sk(n):
-        return fit(sk, X, **dict(params, tol=0.0, max_iter=n))
-    out["t_sk"] = per_iteration_time(fit_sk, repeats)
-    for name in ("nk", "nk_plain", "sk"):
-        if "t_" + name in out:
-            out["ratio_" + name] = out["t_" + name] / t_prod
+    per_iter, t_prod = per_iteration_times(fits, products, repeats)
+    out = dict(t_prod=t_prod)
+    for name, t in per_iter.items():
+        out["t_" + name] = t
+        out["ratio_" + name] = t / t_prod
     log(f"[{key}] products {t_prod * 1e3:.2f} ms; per iteration: "
         + ", ".join(f"{n} {out['t_' + n] * 1e3:.2f} ms ({out['ratio_' + n]:.2f}x)"
-                    for n in ("nk", "nk_plain", "sk") if "t_" + n in out))
+                    for n in per_iter))
     return out
 
 
@@ -366,6 +393,12 @@ def case_markdown(res, candidate):
         ["iterations (stopping)", f"{sk['n_iter']} (tol=1e-4)",
          f"{nk['n_iter']} ({tol_note})", ""],
     ]
+    if res.get("early"):
+        e = res["early"]
+        rows.append([
+            f"nmfkit stopped at max_iter={e['max_iter']} (smallest power of 2 "
+            "reaching the loss; one run)", "", C.fmt_seconds(e["time"]),
+            f"{sk['time'] / e['time']:.2f}x; loss {C.fmt_loss(e['loss'])} (info only)"])
     unit = "epochs" if "MiniBatch" in res["title"] else "iterations"
     for n, ls, ln in res["equal"]:
         rows.append([f"loss after {n} {unit} (tol=0)", C.fmt_loss(ls), C.fmt_loss(ln),
@@ -418,16 +451,36 @@ def failure_notes(res):
     return notes
 
 
+def _busy(args):
+    """A caution when other work loaded the machine during the run."""
+    try:
+        loads = [float(v.split(",")[0]) for v in (args.load_start, args.load_end)]
+    except ValueError:
+        return ""
+    cores = os.cpu_count() or 1
+    if max(loads) <= cores + 1:  # the benchmark itself accounts for ~1-2
+        return ""
+    return (f"**Caution:** the 1-minute load average reached {max(loads):.1f} on "
+            f"{cores} cores during this run (this benchmark included; the rest "
+            "is other work on the machine), so "
+            "every time above is inflated and noisy; ratios taken in turns are "
+            "less affected than absolute times, but treat single ratios near a "
+            "goal as uncertain.")
+
+
 def report_markdown(results, args, candidate, skipped):
     lines = [
         "## nmfkit vs scikit-learn (`benchmarks/bench_nmf.py`)",
         "",
         f"Command (from the repository root): `{C.command_line()}`  ",
-        f"Run: {C.utc_now()}, everything in one process, best of {args.repeats} "
-        "timings per configuration after one warm-up fit per side.",
+        f"Run: {C.utc_now()} ({args.total_s / 60:.1f} min), everything in one "
+        f"process, best of {args.repeats} timings per configuration (taken in "
+        "turns, one only when a round exceeds 30 s) after one warm-up fit per side.",
         "",
     ]
-    lines += C.machine_table()
+    lines += C.markdown_table(["", ""], C.machine_description() + [
+        ("load average (1, 5, 15 min) at start / end",
+         f"{args.load_start} / {args.load_end}")])
     lines += [
         "",
         "How to read: scikit-learn runs with its defaults (`tol=1e-4`, "
@@ -455,6 +508,9 @@ def report_markdown(results, args, candidate, skipped):
     lines += C.markdown_table(
         ["case", "scikit-learn", "nmfkit", "ratio", "goal", "speed",
          "peak memory sklearn / nmfkit", "memory"], rows)
+    busy = _busy(args)
+    if busy:
+        lines += ["", busy]
     for key, why in skipped:
         lines += ["", f"Case ({key}) not run: {why}"]
     for r in results:
@@ -496,6 +552,7 @@ def main(argv=None):
         print(msg, flush=True)
 
     results, skipped = [], []
+    args.load_start = C.load_average()
     t0 = time.perf_counter()
     for key in args.cases:
         try:
@@ -505,7 +562,9 @@ def main(argv=None):
             log(f"[{key}] skipped: {exc}")
             continue
         results.append(run_case(key, args.candidate, scale, args.repeats, log))
-    log(f"total {time.perf_counter() - t0:.1f} s")
+    args.load_end = C.load_average()
+    args.total_s = time.perf_counter() - t0
+    log(f"total {args.total_s:.1f} s")
     text = report_markdown(results, args, args.candidate, skipped)
     print()
     print(text)
