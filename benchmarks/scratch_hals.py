@@ -109,8 +109,8 @@ if __name__ == "__main__":
         products_ratio(X, 20)
     if "b" in which:
         X = data_b(rng)
-        case("(b) sparse 20000x5000 k=20", X, 20)
-        case("(b) sparse 20000x5000 k=20", X, 20, accelerate=False)
+        case("(b) sparse 20000x5000 k=20", X, 20, rep=1)
+        case("(b) sparse 20000x5000 k=20", X, 20, rep=1, accelerate=False)
         products_ratio(X, 20)
     if "c" in which:
         X = data_c()
