@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from threadpoolctl import threadpool_limits
 
 from nmfkit.__main__ import main
 from nmfkit._demo import run_demo
@@ -43,6 +44,8 @@ def _run_module(*args, cwd):
         [str(REPO_ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
     )
     env.setdefault("MPLBACKEND", "Agg")
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = "1"  # as in the demo_run fixture
     return subprocess.run(
         [sys.executable, "-m", "nmfkit", *args],
         cwd=cwd, env=env, capture_output=True, text=True, timeout=300,
@@ -55,7 +58,10 @@ def demo_run(tmp_path_factory):
     """One in-process run of the default demo: (result, printed text, png path)."""
     output = tmp_path_factory.mktemp("demo") / "components.png"
     buffer = io.StringIO()
-    result = run_demo(output=output, file=buffer)
+    # One BLAS thread: the timings are not tested, and busy BLAS threads slow
+    # down badly when the cores are shared with other processes.
+    with threadpool_limits(limits=1):
+        result = run_demo(output=output, file=buffer)
     return result, buffer.getvalue(), output
 
 
