@@ -67,7 +67,7 @@ digits = load_digits().data  # (1797, 64), pixel intensities 0..16
 if SMALL:
     digits = digits[::4]
 tic = time.perf_counter()
-nmfk_digits = NMFk(n_components_range=range(2, 9 if SMALL else 16),
+nmfk_digits = NMFk(n_components_range=range(2, 9 if SMALL else 13),
                    n_perturbs=N_PERTURBS, n_jobs=-1, random_state=0).fit(digits)
 print(f"digits: chosen k = {nmfk_digits.n_components_} "
       f"({time.perf_counter() - tic:.1f} s)")
