@@ -187,7 +187,16 @@ def test_senmfk_chooses_planted_number_of_topics():
     assert match_topics(phi, model.components_).min() > 0.85
     assert normalized_mutual_info_score(labels, W.argmax(axis=1)) > 0.9
     assert list(model.n_components_range_) == [2, 3, 4, 5, 6]
-    assert model.silhouettes_["components_min"].shape == (5,)
+    # past the planted number the topics are not reproducible at all
+    worst = np.minimum(model.silhouettes_["components_min"],
+                       model.silhouettes_["coefficients_min"])
+    assert worst[2] > 0.8 and worst[3:].max() < 0.0
+    # Note: the choice itself depends on the seeds. KL multiplicative updates
+    # from a random start end, in about 1 run in 12 on this corpus, in a local
+    # minimum that merges two planted topics (its error is ~30% higher); one
+    # such run among the perturbations pulls the minimum silhouette of k=4
+    # down to ~0.5 and NMFk then keeps a smaller k. These seeds have no such
+    # run; in every seed we tried k=4 stays far above k=5 and 6 (checked above).
     assert list(model.get_feature_names_out()) == [f"senmfk{i}" for i in range(4)]
 
 
