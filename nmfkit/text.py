@@ -36,6 +36,7 @@ from sklearn.base import (
     TransformerMixin,
     _fit_context,
 )
+from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_array
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, check_non_negative, validate_data
@@ -273,7 +274,15 @@ class _TopicMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
                                  dtype=object)
             return names
         if hasattr(feature_names, "get_feature_names_out"):
-            feature_names = feature_names.get_feature_names_out()
+            try:
+                feature_names = feature_names.get_feature_names_out()
+            except NotFittedError as exc:
+                raise ValueError(
+                    "feature_names is a vectorizer that is not fitted (clone() "
+                    "and GridSearchCV copy estimator parameters unfitted); pass "
+                    "the fitted vectorizer to top_words, or its "
+                    "get_feature_names_out() array as feature_names."
+                ) from exc
         names = np.asarray(feature_names, dtype=object).ravel()
         if names.shape[0] != self.n_features_in_:
             raise ValueError(

@@ -300,6 +300,8 @@ def test_top_words_names():
         model.top_words(2, feature_names=["a", "b", "c"])
     with pytest.raises(ValueError, match="n_words"):
         model.top_words(0)
+    with pytest.raises(ValueError, match="vectorizer that is not fitted"):
+        model.top_words(2, feature_names=CountVectorizer())
 
 
 def test_pandas_column_names_are_words():
