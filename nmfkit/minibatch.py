@@ -432,7 +432,8 @@ class MiniBatchNMF(_BaseNMF):
         minibatch_step(X, Wb, H, self._stats, rho=self._rho, l1_W=l1_W,
                        l2_W=l2_W, l1_H=l1_H, l2_H=l2_H, observed=observed,
                        update_H=True, w_iter=self.fresh_restarts_max_iter,
-                       w_rtol=min(self.tol, 1e-2) if self.tol > 0 else 1e-4)
+                       w_rtol=min(self.tol, 1e-2) if self.tol > 0 else 1e-4,
+                       w_cold=True)
         self.components_ = H
         self.n_components_ = H.shape[0]
         self.n_steps_ += 1

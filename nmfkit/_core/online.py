@@ -70,10 +70,10 @@ _EPS = np.finfo(np.float32).eps
 
 # Inner sweeps of the Frobenius solver: a sweep costs O(k^2 b) plus Python
 # overhead per component, far less than the products of the batch.
-_W_SWEEPS = 8
+_W_SWEEPS = 3
 _H_SWEEPS = 3
 _INNER_RTOL = 1e-2
-_FRESH_RTOL = 1e-4  # from a flat start, solve the batch more exactly
+_FRESH_RTOL = 1e-3  # without a warm start, solve the batch more exactly
 
 
 def mm_gamma(beta):
@@ -217,12 +217,55 @@ def _penalties(W, H, l1_W, l2_W, l1_H, l2_H):
 # --------------------------------------------------------------------------
 # Frobenius: W step and H step
 # --------------------------------------------------------------------------
-def _fro_W(X, W, H, HHt, observed, l1, l2, sweeps, rtol=_INNER_RTOL, xsq=None):
+def _ls_start(G, R):
+    r"""Clipped least-squares start :math:`\max(0, G^{-1} r)` of NNLS problems.
+
+    ``G`` is one ``(k, k)`` Gram matrix or a stack ``(m, k, k)``; ``R`` is
+    ``(m, k)``. A tiny ridge keeps singular Grams (zero rows, ``k`` above the
+    rank) finite.
+    """
+    k = G.shape[-1]
+    diag = np.einsum("...tt->...t", G)
+    ridge = 1e-10 * diag.mean(axis=-1) + np.finfo(G.dtype).tiny ** 0.5
+    Gr = G + ridge[..., None, None] * np.eye(k, dtype=G.dtype)
+    if G.ndim == 2:
+        sol = np.linalg.solve(Gr, R.T).T
+    else:
+        sol = np.linalg.solve(Gr, R[..., None])[..., 0]
+    sol = np.nan_to_num(sol, nan=0.0, posinf=0.0, neginf=0.0)
+    return np.maximum(sol, 0, out=sol)
+
+
+def _start(W, G, R, cold):
+    """Starting point of the sweeps on ``W`` (in place), row by row.
+
+    ``cold``: the clipped least-squares solution. Otherwise the better, for
+    each row, of the warm start and the clipped least-squares solution
+    (compared on the row's objective :math:`\\tfrac12 w^TGw - r^Tw`), so a
+    stale warm start never costs more sweeps than a fresh one.
+    """
+    ls = _ls_start(G, R)
+    if cold:
+        W[...] = ls
+        return
+
+    def objective(F):
+        GF = F @ G if G.ndim == 2 else np.einsum("mst,mt->ms", G, F)
+        return np.einsum("ms,ms->m", F, 0.5 * GF - R)
+
+    better = objective(ls) < objective(W)
+    W[better] = ls[better]
+
+
+def _fro_W(X, W, H, HHt, observed, l1, l2, sweeps, rtol=_INNER_RTOL, xsq=None,
+           cold=False):
     """Fit the batch coefficients ``W`` (in place); return the batch loss.
 
     The returned loss is :math:`\\tfrac12\\|X - WH\\|^2` over the observed
     entries, computed from the products already at hand and ``xsq``
-    (:math:`\\|X\\|_F^2`, computed when ``None``).
+    (:math:`\\|X\\|_F^2`, computed when ``None``). ``cold``: ``W`` holds no
+    warm start; begin from the clipped least-squares solution (otherwise from
+    the better of it and the warm start, row by row).
     """
     XHt = _dot_XHt(X, H)
     if xsq is None:
@@ -231,10 +274,12 @@ def _fro_W(X, W, H, HHt, observed, l1, l2, sweeps, rtol=_INNER_RTOL, xsq=None):
         G = HHt.copy()
         if l2:
             G.flat[:: G.shape[0] + 1] += l2
-        Wt = np.ascontiguousarray(W.T)
         A = XHt.T.copy()
         if l1:
             A -= l1
+        if W.shape[0]:
+            _start(W, G, A.T, cold)
+        Wt = np.ascontiguousarray(W.T)
         _sweeps(Wt, A, G, sweeps, rtol)
         W[...] = Wt.T
         WtW = np.dot(Wt, Wt.T)
@@ -244,6 +289,9 @@ def _fro_W(X, W, H, HHt, observed, l1, l2, sweeps, rtol=_INNER_RTOL, xsq=None):
     k = H.shape[0]
     P = _pattern(X, observed)
     G = np.asarray(P @ _pair_products(H).T).reshape(-1, k, k)
+    if W.shape[0]:
+        Gl = G + l2 * np.eye(k, dtype=G.dtype) if l2 else G
+        _start(W, Gl, XHt - l1 if l1 else XHt, cold)
     _batched_cd(W, G, XHt, l1, l2, sweeps)
     quad = float(np.einsum("ms,mst,mt->", W, G, W))
     loss = 0.5 * (xsq - 2.0 * float(np.vdot(W, XHt)) + quad)
@@ -412,7 +460,8 @@ def fresh_W(X, H, observed):
 
 def minibatch_step(X, W, H, stats, *, rho, l1_W=0.0, l2_W=0.0, l1_H=0.0,
                    l2_H=0.0, observed=None, update_H=True, w_iter=None,
-                   w_rtol=_INNER_RTOL, gamma=None, x_sq_norm=None):
+                   w_rtol=_INNER_RTOL, w_cold=False, gamma=None,
+                   x_sq_norm=None):
     r"""One mini-batch step: fit ``W`` of the batch, then update ``H``.
 
     Parameters
@@ -439,6 +488,9 @@ def minibatch_step(X, W, H, stats, *, rho, l1_W=0.0, l2_W=0.0, l1_H=0.0,
     w_rtol : float, default=1e-2
         Frobenius: the HALS sweeps on ``W`` stop once the violation of a sweep
         is at most ``w_rtol`` times that of the first.
+    w_cold : bool, default=False
+        Frobenius: ``W`` holds no warm start; the sweeps begin from the
+        clipped least-squares solution.
     gamma : float, default=None
         Exponent of the multiplicative updates (default :func:`mm_gamma`).
     x_sq_norm : float, default=None
@@ -456,7 +508,7 @@ def minibatch_step(X, W, H, stats, *, rho, l1_W=0.0, l2_W=0.0, l1_H=0.0,
         HHt = np.dot(H, H.T)
         loss, Wt, WtW = _fro_W(X, W, H, HHt, observed, l1_W, l2_W,
                                _W_SWEEPS if w_iter is None else w_iter, w_rtol,
-                               x_sq_norm)
+                               x_sq_norm, w_cold)
         cost = loss + _penalties(W, H, l1_W, l2_W, l1_H, l2_H)
         if update_H:
             _fro_H(X, Wt, WtW, H, stats, observed, rho, l1_H, l2_H, _H_SWEEPS)
@@ -534,7 +586,8 @@ def fit_online(X, W, H, stats, *, batch_size, rho, tol=1e-4,
         Passes on ``W`` in a fresh restart.
     cold_start : bool, default=False
         ``W`` holds no useful warm start (e.g. flat values): in the first pass
-        over the data each batch's ``W`` is solved as in a fresh restart.
+        over the data each batch's ``W`` starts from the clipped least-squares
+        solution.
     verbose : int, default=0
         Print the costs per step.
 
@@ -579,9 +632,9 @@ def fit_online(X, W, H, stats, *, batch_size, rho, tol=1e-4,
         cost = minibatch_step(Xb, Wb, H, stats, rho=rho, l1_W=l1_W, l2_W=l2_W,
                               l1_H=l1_H * scale, l2_H=l2_H * scale,
                               observed=obs, update_H=True,
-                              w_iter=fresh_restarts_max_iter if cold else None,
-                              w_rtol=_FRESH_RTOL if cold else _INNER_RTOL,
-                              x_sq_norm=batch_sq[i_batch])
+                              w_iter=fresh_restarts_max_iter if fresh_restarts else None,
+                              w_rtol=_FRESH_RTOL if fresh_restarts else _INNER_RTOL,
+                              w_cold=cold, x_sq_norm=batch_sq[i_batch])
         if fresh_restarts:
             W[sl] = Wb
         step += 1
