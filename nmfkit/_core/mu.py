@@ -25,7 +25,7 @@ and symmetrically for ``H``; ``beta = 2, 1`` give the updates of Lee & Seung
 (2001). Each update does not increase the objective.
 
 Implementation notes: ``W @ H`` is computed block of rows by block of rows
-into reused buffers (blocks small enough to stay in cache), ``X / WH`` and the
+into reused buffers (a few million entries per block), ``X / WH`` and the
 powers are formed in place, and the products go to preallocated outputs. For
 ``beta = 1`` the denominators are row/column sums. For sparse ``X`` the
 numerators only touch the stored entries; the denominators use closed forms
@@ -54,8 +54,9 @@ from .losses import EPSILON, beta_divergence, beta_loss_to_float, wh_at
 
 _EPS64 = np.finfo(np.float64).eps
 
-# entries per dense block of W @ H (float64: 1 MiB, stays in cache)
-_BLOCK = 2**17
+# entries per dense block of W @ H (float64: 8 MiB): few large BLAS calls
+# (small blocks lose to thread synchronisation on a loaded machine), bounded memory
+_BLOCK = 2**20
 
 
 def mu_gamma(beta):
