@@ -166,11 +166,15 @@ class NMFk(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     early_stopping : bool, default=False
         Stop the scan once some rank has been accepted and the minimum
         silhouette of ``n_iter_no_change`` consecutive larger candidates lies
-        more than 0.2 below ``silhouette_threshold`` (larger ranks are then
-        very unlikely to be accepted). Saves most of the time of a wide scan;
-        the attributes then cover only the scanned candidates.
-    n_iter_no_change : int, default=2
-        Patience of ``early_stopping``.
+        more than 0.2 below ``silhouette_threshold``. Saves most of the time
+        of a wide scan (the attributes then cover only the scanned
+        candidates), but it is a heuristic: ranks *below* a large true rank
+        can be unstable for several consecutive ``k`` too (different runs
+        merge different pairs of components), so with true ranks of 10 or
+        more it can stop too early; raise ``n_iter_no_change`` there.
+    n_iter_no_change : int, default=3
+        Patience of ``early_stopping``: how many consecutive candidates well
+        below the threshold end the scan.
     n_jobs : int, default=None
         Number of perturbation fits run in parallel (joblib; ``None`` means 1
         unless in a :func:`joblib.parallel_config` context, ``-1`` all
@@ -267,7 +271,7 @@ class NMFk(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         epsilon=0.015,
         silhouette_threshold=0.8,
         early_stopping=False,
-        n_iter_no_change=2,
+        n_iter_no_change=3,
         n_jobs=None,
         random_state=None,
         verbose=0,

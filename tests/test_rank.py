@@ -147,6 +147,13 @@ def test_early_stopping_scans_fewer_and_agrees():
     n = len(early.n_components_range_)
     for key in full.silhouettes_:
         np.testing.assert_allclose(early.silhouettes_[key], full.silhouettes_[key][:n])
+    # it stops right after n_iter_no_change candidates well below the threshold
+    worst = np.minimum(full.silhouettes_["components_min"],
+                       full.silhouettes_["coefficients_min"])[:n]
+    assert np.all(worst[-early.n_iter_no_change:] < 0.6)
+    patient = _small(n_components_range=range(2, 8), early_stopping=True,
+                     n_iter_no_change=10).fit(X)
+    np.testing.assert_array_equal(patient.n_components_range_, full.n_components_range_)
 
 
 def test_no_rank_passes_warns_and_takes_best():
