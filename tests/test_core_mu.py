@@ -38,6 +38,7 @@ def test_agrees_with_sklearn(beta, sparse):
 
 
 @pytest.mark.parametrize("beta", [1, 2, 0.5])
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_agrees_with_sklearn_penalized_and_stopping(beta):
     X, W0, H0 = _planted(2)
     n, m = X.shape
