@@ -202,8 +202,8 @@ def test_sparse_huge_shape():
     vals = 1.0 + rng.rand(3000)
     X = sp.csr_matrix((vals, (rows, cols)), shape=(n, m))
     model = NMFk(
-        SkNMF(init="random", max_iter=200),
-        n_components_range=[1, 2, 3], n_perturbs=3, random_state=0,
+        SkNMF(init="random", max_iter=100),
+        n_components_range=[1, 2, 3], n_perturbs=3, n_jobs=2, random_state=0,
     ).fit(X)
     assert model.components_.shape == (model.n_components_, m)
     assert np.all(np.isfinite(model.errors_["mean"]))
@@ -349,12 +349,12 @@ def test_transform_inverse_transform_and_names():
 def test_missing_values_are_left_out():
     # nmfkit's NMF treats NaN as missing; NMFk passes them through and its
     # errors count the observed entries only
-    X = planted(100, 80, 4, noise=0.02, seed=0)
+    X = planted(70, 50, 3, noise=0.02, seed=0)
     X[np.random.RandomState(0).rand(*X.shape) < 0.1] = np.nan
-    model = _small(n_components_range=range(2, 7)).fit(X)
-    assert model.n_components_ == 4
+    model = _small(n_components_range=range(2, 6), n_perturbs=4).fit(X)
+    assert model.n_components_ == 3
     assert np.all(np.isfinite(model.errors_["mean"]))
-    assert model.errors_["mean"][2] < 0.02
+    assert model.errors_["mean"][1] < 0.02
     assert np.all(np.isfinite(model.transform(X)))
     with pytest.raises(ValueError, match="NaN"):
         NMFk(SkNMF(), n_components_range=[2], n_perturbs=2).fit(X)
