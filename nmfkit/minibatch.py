@@ -162,7 +162,7 @@ class MiniBatchNMF(_BaseNMF):
     Examples
     --------
     >>> import numpy as np
-    >>> from nmfkit import MiniBatchNMF
+    >>> from nmfkit.minibatch import MiniBatchNMF
     >>> X = np.array([[1, 1], [2, 1], [3, 1.2], [4, 1], [5, 0.8], [6, 1]])
     >>> model = MiniBatchNMF(n_components=2, init="random", random_state=0)
     >>> W = model.fit_transform(X)

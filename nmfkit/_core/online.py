@@ -52,6 +52,8 @@ C. Fevotte and J. Idier, "Algorithms for nonnegative matrix factorization with
 the beta-divergence", Neural Computation 23.9 (2011).
 """
 
+import contextlib
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -74,6 +76,38 @@ _W_SWEEPS = 3
 _H_SWEEPS = 3
 _INNER_RTOL = 1e-2
 _FRESH_RTOL = 1e-3  # without a warm start, solve the batch more exactly
+
+
+_CONTROLLER = []
+
+
+def _single_blas():
+    """Context running BLAS on one thread.
+
+    The sweeps are sequences of tiny BLAS calls (``k``-vector times
+    ``(k, b)`` matrix); threading them only costs synchronisation, and a lot
+    of it on a busy machine. The large products of a batch keep the threads.
+    """
+    try:
+        if not _CONTROLLER:
+            from threadpoolctl import ThreadpoolController
+
+            _CONTROLLER.append(ThreadpoolController())
+        return _CONTROLLER[0].limit(limits=1, user_api="blas")
+    except Exception:  # pragma: no cover - threadpoolctl unusable
+        return contextlib.nullcontext()
+
+
+# Below this many multiply-adds (b * n * k), the products of a batch are too
+# small for BLAS threads to pay: the whole step runs on one thread.
+_SMALL_PRODUCT = 2**25
+
+
+def _step_blas(b, n, k):
+    """One BLAS thread for a step whose products are small, else no limit."""
+    if b * n * k < _SMALL_PRODUCT:
+        return _single_blas()
+    return contextlib.nullcontext()
 
 
 def mm_gamma(beta):
@@ -191,14 +225,15 @@ def _sweeps(Ft, A, G, max_sweeps, rtol=_INNER_RTOL):
     if Ft.size == 0:
         return
     first = None
-    for _ in range(max_sweeps):
-        v = hals_sweep(Ft, A, G)
-        if first is None:
-            first = v
-            if v == 0.0:
+    with _single_blas():
+        for _ in range(max_sweeps):
+            v = hals_sweep(Ft, A, G)
+            if first is None:
+                first = v
+                if v == 0.0:
+                    break
+            elif v <= rtol * first:
                 break
-        elif v <= rtol * first:
-            break
 
 
 def _penalties(W, H, l1_W, l2_W, l1_H, l2_H):
@@ -278,7 +313,8 @@ def _fro_W(X, W, H, HHt, observed, l1, l2, sweeps, rtol=_INNER_RTOL, xsq=None,
         if l1:
             A -= l1
         if W.shape[0]:
-            _start(W, G, A.T, cold)
+            with _single_blas():
+                _start(W, G, A.T, cold)
         Wt = np.ascontiguousarray(W.T)
         _sweeps(Wt, A, G, sweeps, rtol)
         W[...] = Wt.T
@@ -503,6 +539,15 @@ def minibatch_step(X, W, H, stats, *, rho, l1_W=0.0, l2_W=0.0, l1_H=0.0,
         update, divided by the batch size.
     """
     b = X.shape[0]
+    with _step_blas(b, X.shape[1], H.shape[0]):
+        return _minibatch_step(X, W, H, stats, rho, l1_W, l2_W, l1_H, l2_H,
+                               observed, update_H, w_iter, w_rtol, w_cold, gamma,
+                               x_sq_norm)
+
+
+def _minibatch_step(X, W, H, stats, rho, l1_W, l2_W, l1_H, l2_H, observed,
+                    update_H, w_iter, w_rtol, w_cold, gamma, x_sq_norm):
+    b = X.shape[0]
     beta = stats.beta
     if beta == 2:
         HHt = np.dot(H, H.T)
@@ -535,11 +580,12 @@ def refresh_W(X, W, H, *, beta, batch_size, l1_W=0.0, l2_W=0.0, observed=None,
         return W
     HHt = np.dot(H, H.T)
     m = X.shape[0]
-    for start in range(0, m, batch_size):
-        sl = slice(start, min(start + batch_size, m))
-        obs = observed[sl] if isinstance(observed, np.ndarray) else observed
-        _fro_W(X[sl], W[sl], H, HHt, obs, l1_W, l2_W,
-               _W_SWEEPS if sweeps is None else sweeps, xsq=0.0)
+    with _step_blas(min(batch_size, m), X.shape[1], H.shape[0]):
+        for start in range(0, m, batch_size):
+            sl = slice(start, min(start + batch_size, m))
+            obs = observed[sl] if isinstance(observed, np.ndarray) else observed
+            _fro_W(X[sl], W[sl], H, HHt, obs, l1_W, l2_W,
+                   _W_SWEEPS if sweeps is None else sweeps, xsq=0.0)
     return W
 
 
