@@ -499,7 +499,10 @@ def report_markdown(results, args, candidate, skipped, pending=()):
         "turns, one only when a round exceeds 30 s) after one warm-up fit per side.",
         "",
     ]
-    lines += C.markdown_table(["", ""], C.machine_description() + [
+    threads = ("library default" if args.blas_threads is None
+               else f"limited to {args.blas_threads} by --blas-threads")
+    lines += C.markdown_table(["", ""], args.machine + [
+        ("BLAS threads in this run", threads),
         ("load average (1, 5, 15 min) at start / end",
          f"{args.load_start} / {args.load_end}")])
     lines += [
@@ -561,6 +564,9 @@ def parse_args(argv=None):
     ap.add_argument("--candidate", choices=["nmfkit", "sklearn"], default="nmfkit",
                     help="the estimators compared to scikit-learn; 'sklearn' "
                          "checks the harness itself (ratios near 1)")
+    ap.add_argument("--blas-threads", type=int, default=None,
+                    help="limit the BLAS threads of both sides (threadpoolctl); "
+                         "default: the libraries' own setting")
     args = ap.parse_args(argv)
     args.cases = [c.strip() for c in args.cases.split(",") if c.strip()]
     bad = [c for c in args.cases if c not in CASES]
@@ -592,6 +598,15 @@ def main(argv=None):
             log(f"wrote section '{SECTION}' of {os.path.relpath(path)}")
         return text
 
+    # Load every BLAS the run will use (numpy's, scipy's) before describing
+    # the machine and before limiting threads.
+    import scipy.linalg  # noqa: F401
+    import sklearn.decomposition  # noqa: F401
+    args.machine = C.machine_description()
+    limits = None
+    if args.blas_threads is not None:
+        from threadpoolctl import threadpool_limits
+        limits = threadpool_limits(limits=args.blas_threads, user_api="blas")
     for i, key in enumerate(args.cases):
         try:
             get_estimator(args.candidate, CASES[key]["estimator"])
@@ -603,6 +618,8 @@ def main(argv=None):
         if i + 1 < len(args.cases):
             write(args.cases[i + 1:])
     text = write([])
+    if limits is not None:
+        limits.restore_original_limits()
     log(f"total {args.total_s:.1f} s")
     print()
     print(text)
