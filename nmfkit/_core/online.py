@@ -260,13 +260,17 @@ def _ls_start(G, R):
     rank) finite.
     """
     k = G.shape[-1]
+    info = np.finfo(G.dtype)
     diag = np.einsum("...tt->...t", G)
-    ridge = 1e-10 * diag.mean(axis=-1) + np.finfo(G.dtype).tiny ** 0.5
-    Gr = G + ridge[..., None, None] * np.eye(k, dtype=G.dtype)
-    if G.ndim == 2:
-        sol = np.linalg.solve(Gr, R.T).T
-    else:
-        sol = np.linalg.solve(Gr, R[..., None])[..., 0]
+    ridge = 10 * k * info.eps * diag.mean(axis=-1) + info.tiny ** 0.5
+    Gr = G + np.asarray(ridge)[..., None, None] * np.eye(k, dtype=G.dtype)
+    try:
+        if G.ndim == 2:
+            sol = np.linalg.solve(Gr, R.T).T
+        else:
+            sol = np.linalg.solve(Gr, R[..., None])[..., 0]
+    except np.linalg.LinAlgError:  # numerically singular: start from zero
+        return np.zeros(R.shape, dtype=R.dtype)
     sol = np.nan_to_num(sol, nan=0.0, posinf=0.0, neginf=0.0)
     return np.maximum(sol, 0, out=sol)
 
