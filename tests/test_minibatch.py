@@ -111,10 +111,12 @@ def test_missing_entries_do_not_matter():
     observed = rng.random(X.shape) > 0.25
     X1 = np.where(observed, X, 0.0)
     X2 = np.where(observed, X, 50.0)
-    m1 = MiniBatchNMF(3, batch_size=50, max_iter=20, random_state=0,
-                      init="random").fit(X1, mask=observed)
-    m2 = MiniBatchNMF(3, batch_size=50, max_iter=20, random_state=0,
-                      init="random").fit(X2, mask=observed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        m1 = MiniBatchNMF(3, batch_size=50, max_iter=20, random_state=0,
+                          init="random").fit(X1, mask=observed)
+        m2 = MiniBatchNMF(3, batch_size=50, max_iter=20, random_state=0,
+                          init="random").fit(X2, mask=observed)
     np.testing.assert_allclose(m1.components_, m2.components_, rtol=1e-6)
 
 
@@ -200,6 +202,26 @@ def test_loss_not_worse_than_sklearn_on_digits(beta_loss):
         ours = MiniBatchNMF(**kw).fit(X)
         theirs = SkMiniBatchNMF(**kw).fit(X)
     assert ours.reconstruction_err_ <= theirs.reconstruction_err_ * 1.001
+
+
+@pytest.mark.parametrize("alpha_W, l1_ratio", [(0.001, 0.5), (0.01, 0.0)])
+def test_penalized_objective_not_worse_than_sklearn(alpha_W, l1_ratio):
+    from nmfkit._core.losses import penalized_objective
+
+    X = load_digits().data[:600]
+    m, n = X.shape
+    kw = dict(n_components=8, batch_size=200, random_state=0, max_iter=30,
+              alpha_W=alpha_W, l1_ratio=l1_ratio)
+    pen = (n * alpha_W * l1_ratio, n * alpha_W * (1 - l1_ratio),
+           m * alpha_W * l1_ratio, m * alpha_W * (1 - l1_ratio))
+    objectives = []
+    for cls in (MiniBatchNMF, SkMiniBatchNMF):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            est = cls(**kw)
+            W = est.fit_transform(X)
+        objectives.append(penalized_objective(X, W, est.components_, 2.0, *pen))
+    assert objectives[0] <= objectives[1]
 
 
 def test_kl_same_algorithm_as_sklearn():
