@@ -20,7 +20,14 @@ from sklearn.utils._param_validation import Interval
 
 from ._core.init import initialize
 from ._core.losses import beta_divergence
-from ._core.online import OnlineStats, fit_online, fresh_W, minibatch_step, refresh_W
+from ._core.online import (
+    OnlineStats,
+    blas_for_batch,
+    fit_online,
+    fresh_W,
+    minibatch_step,
+    refresh_W,
+)
 from .decomposition import _BaseNMF
 
 __all__ = ["MiniBatchNMF"]
@@ -364,7 +371,8 @@ class MiniBatchNMF(_BaseNMF):
                 " init='custom' to use them as initialization.",
                 RuntimeWarning,
             )
-        _, H = initialize(X_sub, k, init, random_state=rng, observed=obs)
+        with blas_for_batch(n_sub, n, k):
+            _, H = initialize(X_sub, k, init, random_state=rng, observed=obs)
         # flat start sqrt(mean(X) / k), the mean estimated on the subsample
         flat = fresh_W(X_sub, H, obs)[0, 0]
         return np.full((m, H.shape[0]), flat, dtype=H.dtype), H, True

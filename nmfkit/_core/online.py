@@ -61,6 +61,7 @@ from .hals import hals_sweep
 
 __all__ = [
     "OnlineStats",
+    "blas_for_batch",
     "fit_online",
     "mm_gamma",
     "minibatch_step",
@@ -108,6 +109,11 @@ def _step_blas(b, n, k):
     if b * n * k < _SMALL_PRODUCT:
         return _single_blas()
     return contextlib.nullcontext()
+
+
+def blas_for_batch(b, n, k):
+    """Public alias of the BLAS-threading rule for a ``(b, n)`` block, rank ``k``."""
+    return _step_blas(b, n, k)
 
 
 def mm_gamma(beta):
@@ -175,9 +181,10 @@ def _dot_WtX(Wt, X):
 
 
 def _sq_norm(X):
+    """Squared Frobenius norm (einsum: no BLAS threads for a memory-bound pass)."""
     data = X.data if sp.issparse(X) else X
     flat = np.ravel(data)
-    return float(np.dot(flat, flat))
+    return float(np.einsum("i,i->", flat, flat))
 
 
 def _pattern(X, observed):
