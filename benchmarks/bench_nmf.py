@@ -148,6 +148,9 @@ CASES = {
         data=data_d, estimator="MiniBatchNMF", loss=C.frobenius_loss, goal=3.0,
         params=dict(n_components=RANK, random_state=0),
         equal_iters=(1, 5), blas=False,
+        note="The loss is that of the estimator's output on the whole X: the `W` "
+             "returned by `fit_transform` (for a mini-batch solver, each row as "
+             "last updated during its pass) with `components_`.",
     ),
 }
 
@@ -438,6 +441,13 @@ def case_markdown(res, candidate):
                 f"goal <= 2x **{_verdict(b['ratio_nk_plain'] <= 2.0)}**"])
     lines += C.markdown_table(["", "scikit-learn", name, "result"], rows)
     notes = failure_notes(res)
+    if CASES[res["key"]].get("note"):
+        notes.insert(0, CASES[res["key"]]["note"])
+    sk_max_iter = get_estimator("sklearn", CASES[res["key"]]["estimator"])().max_iter
+    if sk["n_iter"] >= sk_max_iter:
+        notes.insert(0, f"scikit-learn stopped at max_iter={sk_max_iter} without "
+                        "meeting its tol; its final loss is its loss after "
+                        f"{sk_max_iter} iterations.")
     if notes:
         lines += [""] + [f"*Note:* {n}" for n in notes]
     return lines
@@ -496,7 +506,12 @@ def report_markdown(results, args, candidate, skipped, pending=()):
         f"Command (from the repository root): `{C.command_line()}`  ",
         f"Run: {C.utc_now()} ({args.total_s / 60:.1f} min), everything in one "
         f"process, best of {args.repeats} timings per configuration (taken in "
-        "turns, one only when a round exceeds 30 s) after one warm-up fit per side.",
+        "turns, one only when a round exceeds 30 s) after one warm-up fit per side."
+        + ("" if args.blas_threads is None else
+           f" BLAS limited to {args.blas_threads} thread(s) on both sides: "
+           "with other work on the machine, multi-threaded OpenBLAS waits for "
+           "descheduled threads and fits become several times slower and "
+           "erratic (see `benchmarks/README.md`)."),
         "",
     ]
     threads = ("library default" if args.blas_threads is None
