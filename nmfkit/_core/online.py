@@ -63,6 +63,7 @@ __all__ = [
     "OnlineStats",
     "blas_for_batch",
     "fit_online",
+    "fresh_W",
     "mm_gamma",
     "minibatch_step",
     "refresh_W",
