@@ -629,7 +629,11 @@ def main(argv=None):
             skipped.append((key, str(exc)))
             log(f"[{key}] skipped: {exc}")
             continue
-        results.append(run_case(key, args.candidate, scale, args.repeats, log))
+        try:
+            results.append(run_case(key, args.candidate, scale, args.repeats, log))
+        except Exception as exc:  # report a broken case, run the others
+            skipped.append((key, f"error `{type(exc).__name__}: {exc}`"))
+            log(f"[{key}] failed: {type(exc).__name__}: {exc}")
         if i + 1 < len(args.cases):
             write(args.cases[i + 1:])
     text = write([])
