@@ -138,6 +138,7 @@ def main():
     args = parser.parse_args()
 
     warnings.simplefilter("ignore", ConvergenceWarning)
+    warnings.filterwarnings("ignore", message="No rank of n_components_range")
     if args.planted:
         planted_grid()
         return
