@@ -633,8 +633,9 @@ class NMFkDisplay:
     >>> from nmfkit.rank import NMFk, NMFkDisplay
     >>> X = np.random.RandomState(0).rand(30, 12)
     >>> model = NMFk(n_components_range=[1, 2, 3], n_perturbs=3, random_state=0)
-    >>> import warnings; warnings.simplefilter("ignore")
     >>> display = NMFkDisplay.from_estimator(model.fit(X))
+    >>> int(display.lines_["chosen"].get_xdata()[0]) == model.n_components_
+    True
     """
 
     def __init__(self, n_components, silhouettes, errors, chosen, threshold):
