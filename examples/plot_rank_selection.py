@@ -83,20 +83,19 @@ for k, smin, wmin, err in zip(
 # %%
 # The evidence, and the digit components found
 # --------------------------------------------
-fig = plt.figure(figsize=(12, 8))
-ax1 = fig.add_subplot(2, 2, 1)
-ax2 = fig.add_subplot(2, 2, 2)
+fig = plt.figure(figsize=(12, 7), layout="constrained")
+top, bottom = fig.subfigures(2, 1, height_ratios=[3, 1])
+ax1, ax2 = top.subplots(1, 2)
 NMFkDisplay.from_estimator(planted, ax=ax1)
 ax1.set_title(f"planted rank {true_k}")
 NMFkDisplay.from_estimator(nmfk_digits, ax=ax2)
 ax2.set_title("scikit-learn digits")
 k = nmfk_digits.n_components_
-for i, comp in enumerate(nmfk_digits.components_):
-    ax = fig.add_subplot(4, max(k, 8), 2 * max(k, 8) + i + 1)
+bottom.suptitle(f"the {k} digit components (cluster medians)")
+for ax, comp in zip(np.atleast_1d(bottom.subplots(1, k)), nmfk_digits.components_):
     ax.imshow(comp.reshape(8, 8), cmap="gray_r")
     ax.set_xticks([])
     ax.set_yticks([])
-fig.tight_layout()
 if SMALL:
     plt.close(fig)
 elif plt.get_backend().lower() == "agg":
