@@ -105,17 +105,28 @@ def tfidf_like(n_docs, n_words, density, seed):
 _DATA_CACHE = {}
 
 
+def _cached(make):
+    """Build each data set once per process (cases and thread settings share it)."""
+    def get(scale):
+        key = (make.__name__, scale)
+        if key not in _DATA_CACHE:
+            _DATA_CACHE[key] = make(scale)
+        return _DATA_CACHE[key]
+    get.__name__ = make.__name__
+    return get
+
+
+@_cached
 def data_a(scale):
-    key = ("a", scale)
-    if key not in _DATA_CACHE:
-        _DATA_CACHE[key] = planted_dense(5000 // scale, 1000 // scale, RANK, seed=0)
-    return _DATA_CACHE[key]
+    return planted_dense(5000 // scale, 1000 // scale, RANK, seed=0)
 
 
+@_cached
 def data_b(scale):
     return tfidf_like(20000 // scale, 5000 // scale, 0.005, seed=1)
 
 
+@_cached
 def data_d(scale):
     return planted_dense(100000 // scale, 500 // scale, 15, seed=2)
 
@@ -401,7 +412,7 @@ def case_markdown(res, candidate):
     sk, nk = res["sk"], res["nk"]
     name = "nmfkit" if candidate == "nmfkit" else f"{candidate} (as candidate)"
     tol_note = f"tol={nk['tol']:g}" + ("" if nk["reached"] else ", did not reach")
-    lines = [f"### {res['title']}", ""]
+    lines = [f"#### {res['title']}", ""]
     rows = [
         ["time to scikit-learn's final loss", C.fmt_seconds(sk["time"]),
          C.fmt_seconds(nk["time"]),
@@ -482,44 +493,40 @@ def failure_notes(res):
     return notes
 
 
-def _busy(args):
+def _busy(run):
     """A caution when other work loaded the machine during the run."""
     try:
-        loads = [float(v.split(",")[0]) for v in (args.load_start, args.load_end)]
+        loads = [float(v.split(",")[0]) for v in (run["load_start"], run["load_end"])]
     except ValueError:
         return ""
     cores = os.cpu_count() or 1
     if max(loads) <= cores + 1:  # the benchmark itself accounts for ~1-2
         return ""
-    return (f"**Caution:** the 1-minute load average reached {max(loads):.1f} on "
-            f"{cores} cores during this run (this benchmark included; the rest "
+    return (f"**Caution:** the 1-minute load average was up to {max(loads):.1f} on "
+            f"{cores} cores at the start or end of these cases (this benchmark included; the rest "
             "is other work on the machine), so "
             "every time above is inflated and noisy; ratios taken in turns are "
             "less affected than absolute times, but treat single ratios near a "
             "goal as uncertain.")
 
 
-def report_markdown(results, args, candidate, skipped, pending=()):
+def _threads_label(threads):
+    return ("BLAS threads: library default" if threads is None
+            else f"BLAS threads: {threads} (--blas-threads)")
+
+
+def report_markdown(runs, args, candidate, pending=()):
+    """The markdown section. ``runs``: one dict per BLAS-thread setting."""
     lines = [
         "## nmfkit vs scikit-learn (`benchmarks/bench_nmf.py`)",
         "",
         f"Command (from the repository root): `{C.command_line()}`  ",
         f"Run: {C.utc_now()} ({args.total_s / 60:.1f} min), everything in one "
         f"process, best of {args.repeats} timings per configuration (taken in "
-        "turns, one only when a round exceeds 30 s) after one warm-up fit per side."
-        + ("" if args.blas_threads is None else
-           f" BLAS limited to {args.blas_threads} thread(s) on both sides: "
-           "with other work on the machine, multi-threaded OpenBLAS waits for "
-           "descheduled threads and fits become several times slower and "
-           "erratic (see `benchmarks/README.md`)."),
+        "turns, one only when a round exceeds 30 s) after one warm-up fit per side.",
         "",
     ]
-    threads = ("library default" if args.blas_threads is None
-               else f"limited to {args.blas_threads} by --blas-threads")
-    lines += C.markdown_table(["", ""], args.machine + [
-        ("BLAS threads in this run", threads),
-        ("load average (1, 5, 15 min) at start / end",
-         f"{args.load_start} / {args.load_end}")])
+    lines += C.markdown_table(["", ""], args.machine)
     lines += [
         "",
         "How to read: scikit-learn runs with its defaults (`tol=1e-4`, "
@@ -530,36 +537,46 @@ def report_markdown(results, args, candidate, skipped, pending=()):
         "that loss it is rerun with `tol/10` (and `max_iter` doubled) until it "
         "reaches it, and the tol it needed is shown (the search gives up at "
         f"tol=1e-8 or after a run {GIVE_UP:g}x slower than scikit-learn's). "
-        "ratio = t_sklearn / "
-        "t_nmfkit. Losses at equal iteration counts use `tol=0` on both sides. "
-        "Peak memory is the `tracemalloc` peak (numpy buffers included) during "
-        "a separate fit with the timed parameters, the input excluded. Absolute times vary between runs on "
-        "this shared machine; the ratios are the result.",
-        "",
-        "### Summary",
-        "",
+        "ratio = t_sklearn / t_nmfkit. Losses at equal iteration counts use "
+        "`tol=0` on both sides. Peak memory is the `tracemalloc` peak (numpy "
+        "buffers included) during a separate fit with the timed parameters, "
+        "the input excluded. Absolute times vary between runs on this shared "
+        "machine; the ratios are the result.",
     ]
-    rows = []
-    for r in results:
-        rows.append([r["key"], C.fmt_seconds(r["sk"]["time"]),
-                     C.fmt_seconds(r["nk"]["time"]),
-                     f"{r['ratio']:.2f}x" if r["nk"]["reached"] else "not reached",
-                     f">= {r['goal']:g}x", _verdict(r["speed_pass"]),
-                     f"{r['mem_sk']:.0f} / {r['mem_nk']:.0f} MB",
-                     _verdict(r["mem_pass"])])
-    lines += C.markdown_table(
-        ["case", "scikit-learn", "nmfkit", "ratio", "goal", "speed",
-         "peak memory sklearn / nmfkit", "memory"], rows)
-    busy = _busy(args)
-    if busy:
-        lines += ["", busy]
-    for key, why in skipped:
-        lines += ["", f"Case ({key}) not run: {why}"]
+    if any(run["threads"] is not None for run in runs):
+        lines += [
+            "",
+            "BLAS threads: with other work on the machine, multi-threaded "
+            "OpenBLAS waits for descheduled threads and fits become several "
+            "times slower and erratic; runs with `--blas-threads 1` limit both "
+            "sides to one BLAS thread (threadpoolctl), which keeps them "
+            "comparable (see `benchmarks/README.md`).",
+        ]
+    for run in runs:
+        lines += ["", f"### {_threads_label(run['threads'])}", "",
+                  f"Load average (1, 5, 15 min) at start / end: "
+                  f"{run['load_start']} / {run['load_end']}.", ""]
+        rows = []
+        for r in run["results"]:
+            rows.append([r["key"], C.fmt_seconds(r["sk"]["time"]),
+                         C.fmt_seconds(r["nk"]["time"]),
+                         f"{r['ratio']:.2f}x" if r["nk"]["reached"] else "not reached",
+                         f">= {r['goal']:g}x", _verdict(r["speed_pass"]),
+                         f"{r['mem_sk']:.0f} / {r['mem_nk']:.0f} MB",
+                         _verdict(r["mem_pass"])])
+        lines += C.markdown_table(
+            ["case", "scikit-learn", "nmfkit", "ratio", "goal", "speed",
+             "peak memory sklearn / nmfkit", "memory"], rows)
+        busy = _busy(run)
+        if busy:
+            lines += ["", busy]
+        for key, why in run["skipped"]:
+            lines += ["", f"Case ({key}) not run: {why}"]
+        for r in run["results"]:
+            lines += [""] + case_markdown(r, candidate)
     if pending:
-        lines += ["", "**Incomplete run:** case(s) " + ", ".join(pending)
+        lines += ["", "**Incomplete run:** " + "; ".join(pending)
                   + " had not finished when this was written."]
-    for r in results:
-        lines += [""] + case_markdown(r, candidate)
     return "\n".join(lines) + "\n"
 
 
@@ -579,14 +596,21 @@ def parse_args(argv=None):
     ap.add_argument("--candidate", choices=["nmfkit", "sklearn"], default="nmfkit",
                     help="the estimators compared to scikit-learn; 'sklearn' "
                          "checks the harness itself (ratios near 1)")
-    ap.add_argument("--blas-threads", type=int, default=None,
-                    help="limit the BLAS threads of both sides (threadpoolctl); "
-                         "default: the libraries' own setting")
+    ap.add_argument("--blas-threads", default="default",
+                    help="comma-separated BLAS thread settings, each run in turn "
+                         "for all cases: 'default' (the libraries' own) or a "
+                         "number, limiting both sides through threadpoolctl "
+                         "(e.g. 'default,1'); default: 'default'")
     args = ap.parse_args(argv)
     args.cases = [c.strip() for c in args.cases.split(",") if c.strip()]
     bad = [c for c in args.cases if c not in CASES]
     if bad:
         ap.error(f"unknown case(s) {bad}; choose from {sorted(CASES)}")
+    try:
+        args.blas_threads = [None if t.strip() == "default" else int(t)
+                             for t in args.blas_threads.split(",") if t.strip()]
+    except ValueError:
+        ap.error(f"--blas-threads: 'default' or integers, got {args.blas_threads!r}")
     if args.write is None:
         args.write = not args.quick
     return args
@@ -599,50 +623,51 @@ def main(argv=None):
     def log(msg):
         print(msg, flush=True)
 
-    results, skipped = [], []
-    args.load_start = C.load_average()
+    # Load every BLAS the run will use (numpy's, scipy's) before describing
+    # the machine and before limiting threads.
+    import scipy.linalg  # noqa: F401
+    import sklearn.decomposition  # noqa: F401
+    from threadpoolctl import threadpool_limits
+
+    args.machine = C.machine_description()
+    runs = []
     t0 = time.perf_counter()
 
     def write(pending):
         # After every case, so that a run cut short still leaves its results.
-        args.load_end = C.load_average()
+        runs[-1]["load_end"] = C.load_average()
         args.total_s = time.perf_counter() - t0
-        text = report_markdown(results, args, args.candidate, skipped, pending)
+        text = report_markdown(runs, args, args.candidate, pending)
         if args.write:
             path = C.update_doc_section(SECTION, text)
             log(f"wrote section '{SECTION}' of {os.path.relpath(path)}")
         return text
 
-    # Load every BLAS the run will use (numpy's, scipy's) before describing
-    # the machine and before limiting threads.
-    import scipy.linalg  # noqa: F401
-    import sklearn.decomposition  # noqa: F401
-    args.machine = C.machine_description()
-    limits = None
-    if args.blas_threads is not None:
-        from threadpoolctl import threadpool_limits
-        limits = threadpool_limits(limits=args.blas_threads, user_api="blas")
-    for i, key in enumerate(args.cases):
+    todo = [(threads, key) for threads in args.blas_threads for key in args.cases]
+    for i, (threads, key) in enumerate(todo):
+        if not runs or runs[-1]["threads"] != threads:
+            runs.append(dict(threads=threads, results=[], skipped=[],
+                             load_start=C.load_average(), load_end=None))
+            log(f"--- {_threads_label(threads)}")
+        run = runs[-1]
+        limits = (threadpool_limits(limits=threads, user_api="blas")
+                  if threads is not None else None)
         try:
             get_estimator(args.candidate, CASES[key]["estimator"])
-        except ImportError as exc:
-            skipped.append((key, str(exc)))
-            log(f"[{key}] skipped: {exc}")
-            continue
-        try:
-            results.append(run_case(key, args.candidate, scale, args.repeats, log))
+            run["results"].append(
+                run_case(key, args.candidate, scale, args.repeats, log))
         except Exception as exc:  # report a broken case, run the others
-            skipped.append((key, f"error `{type(exc).__name__}: {exc}`"))
+            run["skipped"].append((key, f"error `{type(exc).__name__}: {exc}`"))
             log(f"[{key}] failed: {type(exc).__name__}: {exc}")
-        if i + 1 < len(args.cases):
-            write(args.cases[i + 1:])
-    text = write([])
-    if limits is not None:
-        limits.restore_original_limits()
+        finally:
+            if limits is not None:
+                limits.restore_original_limits()
+        pending = [f"case ({k}), {_threads_label(t)}" for t, k in todo[i + 1:]]
+        text = write(pending)
     log(f"total {args.total_s:.1f} s")
     print()
     print(text)
-    return results
+    return runs
 
 
 if __name__ == "__main__":
