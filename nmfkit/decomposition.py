@@ -533,11 +533,17 @@ class NMF(_BaseNMF):
                 verbose=self.verbose,
             )
         else:
+            scale, n_warm = None, 0
+            if self.init != "custom":
+                W, H, scale, n_warm = self._warm_start_mu(
+                    X, W, H, observed, l1_W, l2_W, l1_H, l2_H)
             W, H, n_iter = fit_mu(
-                X, W, H, beta=self._beta_loss, tol=self.tol, max_iter=self.max_iter,
-                l1_W=l1_W, l2_W=l2_W, l1_H=l1_H, l2_H=l2_H, update_H=True,
-                observed=observed, verbose=self.verbose,
+                X, W, H, beta=self._beta_loss, tol=self.tol,
+                max_iter=max(self.max_iter - n_warm, 1), l1_W=l1_W, l2_W=l2_W,
+                l1_H=l1_H, l2_H=l2_H, update_H=True, observed=observed,
+                verbose=self.verbose, error_scale=scale,
             )
+            n_iter += n_warm
         if self.verbose:
             print(f"{type(self).__name__}: {n_iter} iterations in "
                   f"{time.perf_counter() - t0:.3f} s")
@@ -548,6 +554,37 @@ class NMF(_BaseNMF):
                 ConvergenceWarning,
             )
         return W, H, n_iter
+
+    def _warm_start_mu(self, X, W, H, observed, l1_W, l2_W, l1_H, l2_H):
+        """Start the multiplicative updates from a short Frobenius HALS fit.
+
+        Multiplicative updates make slow progress from an SVD-based start;
+        a few HALS iterations (each about as costly as one MU iteration)
+        usually land much closer to the beta-divergence optimum. The HALS
+        factors are floored away from zero (MU cannot move exact zeros) and
+        kept only if their beta-divergence beats the initialisation's, so the
+        warm start never makes the result worse. Returns the factors, the
+        initialisation's error (the reference of the MU stopping rule, as for
+        a cold start) and the number of HALS iterations spent.
+        """
+        beta = self._beta_loss
+        err0 = beta_divergence(X, W, H, beta, observed=observed, square_root=True)
+        if not np.isfinite(err0) or self.max_iter < 4:
+            return W, H, None, 0
+        W1, H1 = W.copy(), H.copy()
+        budget = max(1, min(self.max_iter // 4, 50))
+        W1, H1, n_warm = fit_hals(
+            X, W1, H1, tol=self.tol, max_iter=budget, l1_W=l1_W,
+            l2_W=l2_W, l1_H=l1_H, l2_H=l2_H, observed=observed,
+            random_state=self.random_state,
+        )
+        for F in (W1, H1):
+            floor = 1e-3 * float(F.mean()) if F.size else 0.0
+            np.maximum(F, floor if floor > 0 else _EPS, out=F)
+        err1 = beta_divergence(X, W1, H1, beta, observed=observed, square_root=True)
+        if np.isfinite(err1) and err1 < err0:
+            return W1, H1, err0, n_warm
+        return W, H, err0, n_warm
 
     def _transform_W_with(self, X, H, observed):
         saved = getattr(self, "components_", None)

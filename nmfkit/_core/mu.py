@@ -387,7 +387,8 @@ def mu_update_H(X, W, H, beta, *, l1=0.0, l2=0.0, gamma=1.0, observed=None):
 
 
 def fit_mu(X, W, H, *, beta=1.0, tol=1e-4, max_iter=200, l1_W=0.0, l2_W=0.0,
-           l1_H=0.0, l2_H=0.0, update_H=True, observed=None, verbose=0):
+           l1_H=0.0, l2_H=0.0, update_H=True, observed=None, verbose=0,
+           error_scale=None):
     """Fit ``X ~ W @ H`` by alternating multiplicative updates.
 
     Parameters
@@ -413,6 +414,11 @@ def fit_mu(X, W, H, *, beta=1.0, tol=1e-4, max_iter=200, l1_W=0.0, l2_W=0.0,
         Entries taking part in the loss.
     verbose : int, default=0
         Print the loss at every check.
+    error_scale : float or None, default=None
+        The ``e_init`` of the stopping rule. ``None`` takes the error of the
+        ``W, H`` passed in; a caller that warm-started them passes the error
+        of its original initialisation, so the rule stays the one a cold
+        start from that initialisation would use.
 
     Returns
     -------
@@ -426,7 +432,8 @@ def fit_mu(X, W, H, *, beta=1.0, tol=1e-4, max_iter=200, l1_W=0.0, l2_W=0.0,
     cache = None if update_H else {}
     t0 = time.perf_counter()
     error_at_init = beta_divergence(X, W, H, beta, observed=observed, square_root=True)
-    scale = error_at_init if error_at_init > 0 else 1.0
+    scale = error_at_init if error_scale is None else error_scale
+    scale = scale if scale > 0 else 1.0
     previous = error_at_init
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
