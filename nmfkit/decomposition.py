@@ -17,10 +17,11 @@ from sklearn.base import (
     _fit_context,
 )
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._core.hals import fit_hals
+from ._core.hals import fit_hals, plan_compression
 from ._core.heldout import heldout_score
 from ._core.init import initialize
 from ._core.losses import beta_divergence, beta_loss_to_float
@@ -131,7 +132,7 @@ class _BaseNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
                 "beta_loss."
             )
 
-    def _check_w_h(self, X, W, H, update_H, observed):
+    def _check_w_h(self, X, W, H, update_H, observed, svd=None):
         """Check the custom factors, or initialise them."""
         n_samples, n_features = X.shape
         name = type(self).__name__
@@ -172,7 +173,8 @@ class _BaseNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
                 init = ("nndsvda" if self._n_components <= min(n_samples, n_features)
                         else "random")
             W, H = initialize(X, self._n_components, init,
-                              random_state=self.random_state, observed=observed)
+                              random_state=self.random_state, observed=observed,
+                              svd=svd)
         return W, H
 
     # --------------------------------------------------------------- methods
@@ -519,7 +521,10 @@ class NMF(_BaseNMF):
         """Core call shared by ``fit_transform`` and the functional API."""
         self._check_params(X)
         self._check_loss_data(X, observed)
-        W, H = self._check_w_h(X, W, H, update_H, observed)
+        qb = self._plan_compression(X, update_H, observed)
+        W, H = self._check_w_h(X, W, H, update_H, observed,
+                               svd=None if qb is None else qb[2])
+        qb = None if qb is None else qb[:2]
         l1_W, l1_H, l2_W, l2_H = self._compute_regularization(X)
         t0 = time.perf_counter()
         if not update_H:
@@ -530,13 +535,13 @@ class NMF(_BaseNMF):
                 X, W, H, tol=self.tol, max_iter=self.max_iter, l1_W=l1_W,
                 l2_W=l2_W, l1_H=l1_H, l2_H=l2_H, update_H=True, observed=observed,
                 shuffle=self.shuffle, random_state=self.random_state,
-                verbose=self.verbose,
+                verbose=self.verbose, qb=qb,
             )
         else:
             scale, n_warm = None, 0
             if self.init != "custom":
                 W, H, scale, n_warm = self._warm_start_mu(
-                    X, W, H, observed, l1_W, l2_W, l1_H, l2_H)
+                    X, W, H, observed, l1_W, l2_W, l1_H, l2_H, qb)
             W, H, n_iter = fit_mu(
                 X, W, H, beta=self._beta_loss, tol=self.tol,
                 max_iter=max(self.max_iter - n_warm, 1), l1_W=l1_W, l2_W=l2_W,
@@ -555,7 +560,7 @@ class NMF(_BaseNMF):
             )
         return W, H, n_iter
 
-    def _warm_start_mu(self, X, W, H, observed, l1_W, l2_W, l1_H, l2_H):
+    def _warm_start_mu(self, X, W, H, observed, l1_W, l2_W, l1_H, l2_H, qb=None):
         """Start the multiplicative updates from a short Frobenius HALS fit.
 
         Multiplicative updates make slow progress from an SVD-based start;
@@ -576,7 +581,7 @@ class NMF(_BaseNMF):
         W1, H1, n_warm = fit_hals(
             X, W1, H1, tol=self.tol, max_iter=budget, l1_W=l1_W,
             l2_W=l2_W, l1_H=l1_H, l2_H=l2_H, observed=observed,
-            random_state=self.random_state,
+            random_state=self.random_state, qb=qb,
         )
         for F in (W1, H1):
             floor = 1e-3 * float(F.mean()) if F.size else 0.0
@@ -585,6 +590,27 @@ class NMF(_BaseNMF):
         if np.isfinite(err1) and err1 < err0:
             return W1, H1, err0, n_warm
         return W, H, err0, n_warm
+
+    def _plan_compression(self, X, update_H, observed):
+        """Share one randomized range finder between init and HALS.
+
+        For a large dense ``X`` the HALS solver iterates on a randomized QB
+        compression first; an NNDSVD initialisation needs a randomized SVD
+        of the same ``X``. Computing the compression once and taking the SVD
+        of its small factor saves several passes over ``X``.
+        """
+        if (not update_H or observed is not None or self.init == "custom"
+                or sp.issparse(X)):
+            return None
+        k = self._n_components
+        if k == "auto":
+            k = X.shape[1]
+        init = self.init
+        if init is None:
+            init = "nndsvda" if k <= min(X.shape) else "random"
+        if init not in ("nndsvd", "nndsvda", "nndsvdar"):
+            return None
+        return plan_compression(X, k, random_state=check_random_state(self.random_state))
 
     def _transform_W_with(self, X, H, observed):
         saved = getattr(self, "components_", None)

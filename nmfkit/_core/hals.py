@@ -60,7 +60,7 @@ from sklearn.utils import check_random_state
 from .nnls import _batched_cd, _RowProblems
 from .randomized import compress as _qb_compress
 
-__all__ = ["fit_hals", "hals_sweep"]
+__all__ = ["fit_hals", "hals_sweep", "plan_compression"]
 
 # Gillis & Glineur's constants for HALS.
 _INNER_ALPHA = 0.5
@@ -79,6 +79,9 @@ _TOL_FACTOR = 0.7
 # fraction of the exact threshold the compressed iterations aim for
 _COMPRESS_POWER = 1
 _COMPRESSED_TARGET = 1.0
+# power iterations of a compression shared with the NNDSVD initialisation
+# (it also has to serve as the randomized SVD of the init)
+_SHARED_POWER = 2
 
 
 # --------------------------------------------------------------------------
@@ -278,9 +281,27 @@ def _compress_size(k):
     return k + max(10, k // 2)
 
 
+def plan_compression(X, k, *, compress="auto", random_state=None):
+    """The compression :func:`fit_hals` would iterate on, or ``None``.
+
+    Returns ``(Q, B, svd)`` with ``X ~ Q @ B`` and ``svd = (U, S, Vt)`` the
+    top singular triplets of ``Q @ B`` (a randomized SVD of ``X``), so that
+    the NNDSVD initialisation and the compressed iterations share the same
+    passes over ``X``; ``None`` when ``fit_hals`` would not compress.
+    """
+    if not _should_compress(X, k, compress):
+        return None
+    Q, Bc = _qb_compress(X, _compress_size(k), n_iter=_SHARED_POWER,
+                         random_state=random_state)
+    Ub, S, Vt = np.linalg.svd(Bc, full_matrices=False)
+    U = np.dot(Q, Ub)
+    return Q, Bc, (U, S, Vt)
+
+
 def fit_hals(X, W, H, *, tol=1e-4, max_iter=200, l1_W=0.0, l2_W=0.0, l1_H=0.0,
              l2_H=0.0, update_H=True, observed=None, shuffle=False,
-             random_state=None, verbose=0, compress="auto", accelerate=True):
+             random_state=None, verbose=0, compress="auto", accelerate=True,
+             qb=None):
     r"""Fit ``W`` (and ``H``) by hierarchical alternating least squares.
 
     Minimises :math:`\tfrac12\|X - WH\|_F^2` (over the observed entries)
@@ -321,6 +342,9 @@ def fit_hals(X, W, H, *, tol=1e-4, max_iter=200, l1_W=0.0, l2_W=0.0, l1_H=0.0,
         ``min(m, n)``). The result always satisfies the exact stopping rule.
     accelerate : bool, default=True
         Repeat the cheap inner sweeps while they pay (Gillis & Glineur).
+    qb : tuple (Q, B) or None, default=None
+        A precomputed compression ``X ~ Q @ B`` (see :func:`plan_compression`)
+        used instead of computing one, when compressing.
 
     Returns
     -------
@@ -358,14 +382,16 @@ def fit_hals(X, W, H, *, tol=1e-4, max_iter=200, l1_W=0.0, l2_W=0.0, l1_H=0.0,
         prod.AW(Hw, AW)
         B = np.dot(Hw, Hw.T)
         _fold_penalties(AW, B, l1_W, l2_W)
-        inner = _inner_budget(prod.cost * k + n * k * k / 15.0, m, k, floor) if accelerate else 1
+        inner = _inner_budget(prod.cost * k + n * k * k / 15.0, m, k,
+                              floor if prod is exact else 1) if accelerate else 1
         return _half(Wt, AW, B, bufW, order_rng, inner, first_only)
 
     def half_H(prod, first_only):
         prod.AH(Wt, AH)
         B = np.dot(Wt, Wt.T)
         _fold_penalties(AH, B, l1_H, l2_H)
-        inner = _inner_budget(prod.cost * k + m * k * k / 15.0, n, k, floor) if accelerate else 1
+        inner = _inner_budget(prod.cost * k + m * k * k / 15.0, n, k,
+                              floor if prod is exact else 1) if accelerate else 1
         return _half(Hw, AH, B, bufH, order_rng, inner, first_only)
 
     def iteration(prod, first_only=False):
@@ -388,8 +414,11 @@ def fit_hals(X, W, H, *, tol=1e-4, max_iter=200, l1_W=0.0, l2_W=0.0, l1_H=0.0,
         (_TOL_FACTOR if (accelerate or compressing) else 1.0) * tol * violation_init)
 
     if compressing:
-        Q, Bc = _qb_compress(X, _compress_size(k), n_iter=_COMPRESS_POWER,
-                             random_state=rng)
+        if qb is not None:
+            Q, Bc = qb
+        else:
+            Q, Bc = _qb_compress(X, _compress_size(k), n_iter=_COMPRESS_POWER,
+                                 random_state=rng)
         comp = _CompressedProducts(Q, Bc)
         while n_iter < max_iter - 1:
             n_iter += 1
