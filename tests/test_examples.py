@@ -33,3 +33,26 @@ def test_gridsearch_rank_finds_the_planted_rank(monkeypatch, capsys):
     scores = namespace["mean_scores"]
     assert scores[max(scores)] < scores[best_k]
     assert np.isfinite(list(scores.values())).all()
+
+
+@pytest.mark.slow
+def test_plot_rank_selection_finds_the_planted_rank(monkeypatch, capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+    monkeypatch.chdir(tmp_path)
+    namespace = _run_example("plot_rank_selection.py", monkeypatch)
+    out = capsys.readouterr().out
+    assert namespace["planted"].n_components_ == namespace["true_k"], out
+    digits_k = namespace["nmfk_digits"].n_components_
+    assert 2 <= digits_k <= 8, out
+
+
+@pytest.mark.slow
+def test_arxiv_topics_example(monkeypatch, capsys, tmp_path, shared_data_dir):
+    pytest.importorskip("pandas")
+    monkeypatch.chdir(tmp_path)
+    namespace = _run_example("arxiv_topics.py", monkeypatch)
+    out = capsys.readouterr().out
+    model = namespace["model"]
+    assert model.components_.shape[0] == model.n_components_
+    assert "NMI of the dominant topic" in out
+    assert np.isfinite(model.components_).all()
