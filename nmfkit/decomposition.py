@@ -178,6 +178,33 @@ class _BaseNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         return W, H
 
     # --------------------------------------------------------------- methods
+    def fit(self, X, y=None, W=None, H=None, mask=None):
+        """Learn an NMF model for the data X.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data. NaN entries are missing when
+            ``missing_values=np.nan``.
+        y : Ignored
+            Not used, present for API consistency by convention.
+        W : array-like of shape (n_samples, n_components), default=None
+            Initial ``W`` when ``init='custom'``.
+        H : array-like of shape (n_components, n_features), default=None
+            Initial ``H`` when ``init='custom'``.
+        mask : array-like or sparse matrix of bool, default=None
+            Observed entries: ``True`` (dense) or stored (sparse) entries take
+            part in the loss, the others are missing. For a sparse ``X`` this
+            is how unobserved entries (e.g. unrated items) are marked.
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
+        """
+        self.fit_transform(X, W=W, H=H, mask=mask)
+        return self
+
     def inverse_transform(self, X):
         """Transform data back to its original space.
 
@@ -456,33 +483,6 @@ class NMF(_BaseNMF):
                 "or init='nndsvdar' instead.",
                 UserWarning,
             )
-
-    def fit(self, X, y=None, W=None, H=None, mask=None):
-        """Learn an NMF model for the data X.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data. NaN entries are missing when
-            ``missing_values=np.nan``.
-        y : Ignored
-            Not used, present for API consistency by convention.
-        W : array-like of shape (n_samples, n_components), default=None
-            Initial ``W`` when ``init='custom'``.
-        H : array-like of shape (n_components, n_features), default=None
-            Initial ``H`` when ``init='custom'``.
-        mask : array-like or sparse matrix of bool, default=None
-            Observed entries: ``True`` (dense) or stored (sparse) entries take
-            part in the loss, the others are missing. For a sparse ``X`` this
-            is how unobserved entries (e.g. unrated items) are marked.
-
-        Returns
-        -------
-        self : object
-            Fitted estimator.
-        """
-        self.fit_transform(X, W=W, H=H, mask=mask)
-        return self
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit_transform(self, X, y=None, W=None, H=None, mask=None):
