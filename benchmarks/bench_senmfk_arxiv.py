@@ -113,9 +113,9 @@ def evaluate(name, W, H, seconds, archive, B, vocab, note=""):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--k-min", type=int, default=6)
-    parser.add_argument("--k-max", type=int, default=14)
-    parser.add_argument("--k-step", type=int, default=2)
+    parser.add_argument("--k-min", type=int, default=2)
+    parser.add_argument("--k-max", type=int, default=10)
+    parser.add_argument("--k-step", type=int, default=1)
     parser.add_argument("--n-perturbs", type=int, default=5)
     parser.add_argument("--max-iter", type=int, default=100)
     parser.add_argument("--tol", type=float, default=1e-3)
