@@ -98,7 +98,7 @@ class _Buffers:
         self.g = np.empty(size, dtype=dtype)
         self.tmp = np.empty(size, dtype=dtype)
         self.pos = np.empty(size, dtype=bool)
-        self.prev = np.empty((k, size), dtype=dtype)
+        self.prev = None  # (k, size), allocated when inner sweeps repeat
 
 
 def _prescale(A, B):
@@ -203,6 +203,8 @@ def _half(Wt, A, B, buf, rng, max_inner, first_only):
     order = rng.permutation(k) if rng is not None else range(k)
     if first_only or max_inner <= 1:
         return _sweep(Wt, A, B, h, order, buf, True)
+    if buf.prev is None:
+        buf.prev = np.empty(Wt.shape, dtype=Wt.dtype)
     prev = buf.prev
     np.copyto(prev, Wt)
     viol = _sweep(Wt, A, B, h, order, buf, True)
@@ -239,17 +241,18 @@ class _ExactProducts:
         m, n = X.shape
         self.cost = (X.nnz / 1.5) if self.sparse else (m * n / 15.0)
 
+    # For a sparse X the products are returned as transposed views of
+    # scipy's fresh (m, k) results rather than copied into a buffer: one
+    # (k, m) array less to keep alive.
     def AW(self, H, out):
         if self.sparse:
-            np.copyto(out, np.asarray(self.X @ H.T).T)
-        else:
-            np.dot(H, self.XT, out=out)
+            return np.asarray(self.X @ H.T).T
+        return np.dot(H, self.XT, out=out)
 
     def AH(self, Wt, out):
         if self.sparse:
-            np.copyto(out, np.asarray(self.XT @ Wt.T).T)
-        else:
-            np.dot(Wt, self.X, out=out)
+            return np.asarray(self.XT @ Wt.T).T
+        return np.dot(Wt, self.X, out=out)
 
 
 class _CompressedProducts:
@@ -260,10 +263,10 @@ class _CompressedProducts:
         self.cost = (Q.shape[0] + Bc.shape[1]) * Q.shape[1] / 5.0
 
     def AW(self, H, out):
-        np.dot(np.dot(H, self.Bc.T), self.Q.T, out=out)
+        return np.dot(np.dot(H, self.Bc.T), self.Q.T, out=out)
 
     def AH(self, Wt, out):
-        np.dot(np.dot(Wt, self.Q), self.Bc, out=out)
+        return np.dot(np.dot(Wt, self.Q), self.Bc, out=out)
 
 
 def _should_compress(X, k, compress):
@@ -372,27 +375,28 @@ def fit_hals(X, W, H, *, tol=1e-4, max_iter=200, l1_W=0.0, l2_W=0.0, l1_H=0.0,
     Hw = H if H.flags.c_contiguous else np.ascontiguousarray(H)
     bufW = _Buffers(k, m, dtype)
     bufH = _Buffers(k, n, dtype)
-    AW = np.empty((k, m), dtype=dtype)
-    AH = np.empty((k, n), dtype=dtype)
     exact = _ExactProducts(X)
+    dense_or_compressed = (not exact.sparse) or _should_compress(X, k, compress)
+    AW = np.empty((k, m), dtype=dtype) if dense_or_compressed else None
+    AH = np.empty((k, n), dtype=dtype) if dense_or_compressed else None
     # dense X: every pass over X is expensive, solve the blocks more exactly
     floor = 1 if exact.sparse else _MIN_INNER
 
     def half_W(prod, first_only):
-        prod.AW(Hw, AW)
+        A = prod.AW(Hw, AW)
         B = np.dot(Hw, Hw.T)
-        _fold_penalties(AW, B, l1_W, l2_W)
+        _fold_penalties(A, B, l1_W, l2_W)
         inner = _inner_budget(prod.cost * k + n * k * k / 15.0, m, k,
                               floor if prod is exact else 1) if accelerate else 1
-        return _half(Wt, AW, B, bufW, order_rng, inner, first_only)
+        return _half(Wt, A, B, bufW, order_rng, inner, first_only)
 
     def half_H(prod, first_only):
-        prod.AH(Wt, AH)
+        A = prod.AH(Wt, AH)
         B = np.dot(Wt, Wt.T)
-        _fold_penalties(AH, B, l1_H, l2_H)
+        _fold_penalties(A, B, l1_H, l2_H)
         inner = _inner_budget(prod.cost * k + m * k * k / 15.0, n, k,
                               floor if prod is exact else 1) if accelerate else 1
-        return _half(Hw, AH, B, bufH, order_rng, inner, first_only)
+        return _half(Hw, A, B, bufH, order_rng, inner, first_only)
 
     def iteration(prod, first_only=False):
         v = half_W(prod, first_only)

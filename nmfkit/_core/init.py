@@ -122,32 +122,34 @@ def initialize(X, n_components, init="nndsvda", *, random_state=None, eps=1e-6,
     if isinstance(observed, np.ndarray):
         Xs = _filled(np.asarray(X), observed, avg)
     r = min(k, n_samples, n_features)
-    W = np.zeros((n_samples, k), dtype=dtype)
-    H = np.zeros((k, n_features), dtype=dtype)
     if r > 0:
         if svd is not None and observed is None and svd[1].shape[0] >= r:
             U, S, Vt = svd[0][:, :r], svd[1][:r], svd[2][:r]
         else:
             U, S, Vt = _svd(Xs, r, random_state)
+        del Xs
+    # allocated after the SVD, whose work arrays set the peak memory
+    W = np.zeros((n_samples, k), dtype=dtype)
+    H = np.zeros((k, n_features), dtype=dtype)
+    if r > 0:
         S = np.maximum(S, 0)
-        # split every singular pair into positive and negative parts at once
-        Up, Un = np.maximum(U, 0), np.maximum(-U, 0)
-        Vp, Vn = np.maximum(Vt, 0), np.maximum(-Vt, 0)
-        up, un = np.linalg.norm(Up, axis=0), np.linalg.norm(Un, axis=0)
-        vp, vn = np.linalg.norm(Vp, axis=1), np.linalg.norm(Vn, axis=1)
-        mp, mn = up * vp, un * vn
-        pos = mp > mn
-        pos[0] = True  # first pair: absolute values
-        Up[:, 0] = np.abs(U[:, 0])
-        Vp[0] = np.abs(Vt[0])
-        up[0] = vp[0] = 1.0
-        mp[0] = 1.0
-        u = np.where(pos, up, un)
-        v = np.where(pos, vp, vn)
-        sigma = np.where(pos, mp, mn)
-        lbd = np.sqrt(S * sigma)
-        W[:, :r] = np.where(pos, Up, Un) * (lbd / np.maximum(u, _TINY))
-        H[:r] = np.where(pos[:, None], Vp, Vn) * (lbd / np.maximum(v, _TINY))[:, None]
+        # one singular pair at a time: O(n_samples + n_features) temporaries
+        # (the whole-matrix version kept four more (m, r) / (r, n) arrays)
+        W[:, 0] = np.sqrt(S[0]) * np.abs(U[:, 0])
+        H[0] = np.sqrt(S[0]) * np.abs(Vt[0])
+        for j in range(1, r):
+            x, y = U[:, j], Vt[j]
+            xp, yp = np.maximum(x, 0), np.maximum(y, 0)
+            xn, yn = np.maximum(-x, 0), np.maximum(-y, 0)
+            xpn, ypn = np.linalg.norm(xp), np.linalg.norm(yp)
+            xnn, ynn = np.linalg.norm(xn), np.linalg.norm(yn)
+            if xpn * ypn > xnn * ynn:
+                u, v, un, vn, sigma = xp, yp, xpn, ypn, xpn * ypn
+            else:
+                u, v, un, vn, sigma = xn, yn, xnn, ynn, xnn * ynn
+            lbd = np.sqrt(S[j] * sigma)
+            W[:, j] = u * (lbd / max(un, _TINY))
+            H[j] = v * (lbd / max(vn, _TINY))
         W[W < eps] = 0
         H[H < eps] = 0
 
