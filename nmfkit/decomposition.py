@@ -205,6 +205,39 @@ class _BaseNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         self.fit_transform(X, W=W, H=H, mask=mask)
         return self
 
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit_transform(self, X, y=None, W=None, H=None, mask=None):
+        """Learn an NMF model for the data X and return the transformed data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data. NaN entries are missing when
+            ``missing_values=np.nan``.
+        y : Ignored
+            Not used, present for API consistency by convention.
+        W : array-like of shape (n_samples, n_components), default=None
+            Initial ``W`` when ``init='custom'``.
+        H : array-like of shape (n_components, n_features), default=None
+            Initial ``H`` when ``init='custom'``.
+        mask : array-like or sparse matrix of bool, default=None
+            Observed entries (see :meth:`fit`).
+
+        Returns
+        -------
+        W : ndarray of shape (n_samples, n_components)
+            Transformed data.
+        """
+        X, observed = self._validate_X(X, mask=mask, reset=True)
+        W, H, n_iter = self._fit_transform(X, W=W, H=H, observed=observed)
+        self.reconstruction_err_ = beta_divergence(
+            X, W, H, self._beta_loss, observed=observed, square_root=True
+        )
+        self.n_components_ = H.shape[0]
+        self.components_ = H
+        self.n_iter_ = n_iter
+        return W
+
     def inverse_transform(self, X):
         """Transform data back to its original space.
 
@@ -483,39 +516,6 @@ class NMF(_BaseNMF):
                 "or init='nndsvdar' instead.",
                 UserWarning,
             )
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit_transform(self, X, y=None, W=None, H=None, mask=None):
-        """Learn an NMF model for the data X and return the transformed data.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data. NaN entries are missing when
-            ``missing_values=np.nan``.
-        y : Ignored
-            Not used, present for API consistency by convention.
-        W : array-like of shape (n_samples, n_components), default=None
-            Initial ``W`` when ``init='custom'``.
-        H : array-like of shape (n_components, n_features), default=None
-            Initial ``H`` when ``init='custom'``.
-        mask : array-like or sparse matrix of bool, default=None
-            Observed entries (see :meth:`fit`).
-
-        Returns
-        -------
-        W : ndarray of shape (n_samples, n_components)
-            Transformed data.
-        """
-        X, observed = self._validate_X(X, mask=mask, reset=True)
-        W, H, n_iter = self._fit_transform(X, W=W, H=H, observed=observed)
-        self.reconstruction_err_ = beta_divergence(
-            X, W, H, self._beta_loss, observed=observed, square_root=True
-        )
-        self.n_components_ = H.shape[0]
-        self.components_ = H
-        self.n_iter_ = n_iter
-        return W
 
     def _fit_transform(self, X, W=None, H=None, update_H=True, observed=None):
         """Core call shared by ``fit_transform`` and the functional API."""
