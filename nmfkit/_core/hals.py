@@ -309,7 +309,8 @@ def plan_compression(X, k, *, compress="auto", random_state=None):
 
 def _squared_norm(X):
     values = X.data if sp.issparse(X) else X.ravel()
-    return float(np.dot(values, values))
+    return float(np.einsum("i,i->", values, values, dtype=np.float64))
+
 
 
 def _half_objective(A, B, h, F, x_norm2):
@@ -318,12 +319,17 @@ def _half_objective(A, B, h, F, x_norm2):
     ``A`` and ``B`` are the (penalty-folded, prescaled) products the sweep of
     ``F`` used, ``h`` the diagonal the rows were divided by. With the folded
     products the penalties of ``F`` are part of the quadratic form:
-    ``0.5 |X|^2 - <A, F> + 0.5 <B, F F^T>``.
+    ``0.5 |X|^2 - <A, F> + 0.5 <B, F F^T>``, accumulated in float64.
+
+    Returns the objective and its rounding scale (the size of the terms
+    times the precision of the products).
     """
-    s = np.where(h > np.finfo(h.dtype).tiny, h, 1.0)
-    lin = float(np.dot(np.einsum("ij,ij->i", A, F), s))
-    quad = float(np.einsum("ij,ij->", B * s[:, None], np.dot(F, F.T)))
-    return 0.5 * x_norm2 - lin + 0.5 * quad
+    s = np.where(h > np.finfo(h.dtype).tiny, h, 1.0).astype(np.float64)
+    lin = float(np.dot(np.einsum("ij,ij->i", A, F, dtype=np.float64), s))
+    FF = np.dot(F.T.astype(np.float64).T, F.T.astype(np.float64))
+    quad = float(np.einsum("ij,ij->", B * s[:, None], FF))
+    noise = np.finfo(A.dtype).eps * (abs(lin) + 0.5 * abs(quad))
+    return 0.5 * x_norm2 - lin + 0.5 * quad, noise
 
 
 def _balance(Wt, H, others_W, others_H):
@@ -359,9 +365,7 @@ def _extrapolated_loop(Wt, Hw, half_W, half_H, exact, x_norm2, pen_W, threshold,
     W_best, H_best = Wt.copy(), Hw.copy()
     dW, dH = np.empty_like(Wt), np.empty_like(Hw)
     f_best = np.inf
-    # objective differences below this are rounding (f is a difference of
-    # terms of the size of |X|^2)
-    slack = 64 * np.finfo(Wt.dtype).eps * x_norm2
+    slack = 64 * np.finfo(np.float64).eps * x_norm2
     l1_W, l2_W = pen_W
     # Without penalties the objective does not see the scale of a component
     # (w_t d, h_t / d), and the extrapolation would drift along it until the
@@ -381,14 +385,20 @@ def _extrapolated_loop(Wt, Hw, half_W, half_H, exact, x_norm2, pen_W, threshold,
         np.maximum(Wt, zero, out=Wt)  # W_hat
         v_H, A, B, h = half_H(exact, False)  # Hw: H_n, against W_hat
         v += v_H
-        f = _half_objective(A, B, h, Hw, x_norm2)
+        f, noise = _half_objective(A, B, h, Hw, x_norm2)
         if l1_W:
             f += l1_W * float(Wt.sum())
         if l2_W:
             f += 0.5 * l2_W * float(np.vdot(Wt, Wt))
-        if f <= f_best + slack:
-            # accepted: remember the pair, extrapolate H, let beta grow
-            f_best = f
+        # Differences below the rounding of f are neither decreases nor
+        # increases: such a step is kept, but the extrapolation fades (beta
+        # shrinks), so that once f cannot tell the iterates apart the plain
+        # HALS steps finish the job under the violation rule.
+        tie = slack + 4 * noise
+        if f <= f_best + tie:
+            # accepted: remember the pair, extrapolate H
+            fading = f > f_best - tie
+            f_best = min(f, f_best)
             np.copyto(W_best, Wt)
             np.copyto(H_best, Hw)
             np.subtract(Hw, H_prev, out=dH)
@@ -396,8 +406,11 @@ def _extrapolated_loop(Wt, Hw, half_W, half_H, exact, x_norm2, pen_W, threshold,
             dH *= beta
             Hw += dH
             np.maximum(Hw, zero, out=Hw)  # H_hat
-            beta = min(beta_max, _EXTRA_GAMMA * beta)
-            beta_max = min(1.0, _EXTRA_GAMMA_MAX * beta_max)
+            if fading:
+                beta /= _EXTRA_ETA
+            else:
+                beta = min(beta_max, _EXTRA_GAMMA * beta)
+                beta_max = min(1.0, _EXTRA_GAMMA_MAX * beta_max)
         else:
             # the step overshot: go back to the best pair, damp beta
             beta_max = beta
