@@ -8,6 +8,7 @@ again by every run (Alexandrov & Vesselinov 2014; Vangara et al. 2021).
 :class:`NMFkDisplay` plots the evidence.
 """
 
+import inspect
 import numbers
 import os
 import time
@@ -81,6 +82,40 @@ def _fit_one(estimator, X, k, seed, epsilon, keep, parent_pid):
     H = est.components_
     n_iter = getattr(est, "n_iter_", -1)
     return np.asarray(W), np.asarray(H), n_iter, (est if keep else None)
+
+
+# joblib >= 1.3 hands results out while later tasks run: the fits of rank
+# k + 1 start while the last fits of rank k finish, instead of the workers
+# idling at a barrier after every rank.
+_GENERATOR = (
+    {"return_as": "generator"}
+    if "return_as" in inspect.signature(Parallel).parameters
+    else {}
+)
+
+
+def _runs_by_rank(parallel, base, X, ks, n_perturbs, entropy, epsilon, parent):
+    """Yield ``(k, runs)`` rank by rank, the fits of all ranks in one stream.
+
+    Every ``(k, perturbation)`` fit gets its own stream
+    ``SeedSequence(entropy, spawn_key=(k, p))``. With a lazy joblib (results
+    handed out in order while later tasks run) the workers never wait at the
+    end of a rank; stopping the iteration early cancels the fits not started.
+    """
+    def task(k, p):
+        seed = np.random.SeedSequence(entropy, spawn_key=(int(k), p))
+        return delayed(_fit_one)(base, X, int(k), seed, epsilon, p == 0, parent)
+
+    if not _GENERATOR:  # old joblib: one batch per rank
+        for k in ks:
+            yield k, parallel(task(k, p) for p in range(n_perturbs))
+        return
+    results = parallel(task(k, p) for k in ks for p in range(n_perturbs))
+    try:
+        for k in ks:
+            yield k, [next(results) for _ in range(n_perturbs)]
+    finally:
+        results.close()
 
 
 def _relative_errors(X, Ws, Hs, x_norm2):
@@ -438,20 +473,12 @@ class NMFk(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         )
         try:
             with Parallel(
-                n_jobs=self.n_jobs, prefer="threads", verbose=max(self.verbose - 1, 0) * 5
+                n_jobs=self.n_jobs, prefer="threads", verbose=max(self.verbose - 1, 0) * 5,
+                **_GENERATOR,
             ) as parallel:
-                for k in ks:
+                for k, runs in _runs_by_rank(parallel, base, X, ks, P, entropy,
+                                             self.epsilon, parent):
                     tic = time.perf_counter()
-                    seeds = [
-                        np.random.SeedSequence(entropy, spawn_key=(int(k), p))
-                        for p in range(P)
-                    ]
-                    runs = parallel(
-                        delayed(_fit_one)(
-                            base, X, int(k), seeds[p], self.epsilon, p == 0, parent
-                        )
-                        for p in range(P)
-                    )
                     Ws = [r[0] for r in runs]
                     Hs = np.stack([r[1] for r in runs])
                     perms, _ = align_runs(Hs)
