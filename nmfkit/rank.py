@@ -62,7 +62,7 @@ def _perturb(X, epsilon, rng):
     return X * (1.0 - epsilon + 2.0 * epsilon * noise).astype(X.dtype)
 
 
-def _fit_one(estimator, X, k, seed, epsilon, keep, parent_pid):
+def _fit_one(estimator, X, k, seed, epsilon, keep):
     """Fit ``estimator`` with ``k`` components to one perturbed copy of ``X``.
 
     Returns ``(W, H, n_iter, fitted estimator or None)``.
@@ -73,15 +73,29 @@ def _fit_one(estimator, X, k, seed, epsilon, keep, parent_pid):
     est = clone(estimator).set_params(
         n_components=k, random_state=int(est_seed.generate_state(1)[0] >> 1)
     )
-    if os.getpid() != parent_pid:
-        # a separate worker process: one BLAS thread, joblib runs one per core
-        with threadpool_limits(limits=1, user_api="blas"):
-            W = est.fit_transform(Xp)
-    else:
-        W = est.fit_transform(Xp)
+    W = est.fit_transform(Xp)
     H = est.components_
     n_iter = getattr(est, "n_iter_", -1)
     return np.asarray(W), np.asarray(H), n_iter, (est if keep else None)
+
+
+def _fit_chunk(estimator, X, k, seeds, epsilon, first, parent_pid):
+    """:func:`_fit_one` for several perturbations (one joblib task).
+
+    ``first`` is the index of the first perturbation of the chunk; the fitted
+    estimator of perturbation 0 is kept.
+    """
+    def fits():
+        return [
+            _fit_one(estimator, X, k, seed, epsilon, first + i == 0)
+            for i, seed in enumerate(seeds)
+        ]
+
+    if os.getpid() != parent_pid:
+        # a separate worker process: one BLAS thread, joblib runs one per core
+        with threadpool_limits(limits=1, user_api="blas"):
+            return fits()
+    return fits()
 
 
 # joblib >= 1.3 hands results out while later tasks run: the fits of rank
@@ -94,7 +108,8 @@ _GENERATOR = (
 )
 
 
-def _runs_by_rank(parallel, base, X, ks, n_perturbs, entropy, epsilon, parent):
+def _runs_by_rank(parallel, base, X, ks, n_perturbs, entropy, epsilon, parent,
+                  n_jobs):
     """Yield ``(k, runs)`` rank by rank, the fits of all ranks in one stream.
 
     Every ``(k, perturbation)`` fit gets its own stream
@@ -102,18 +117,30 @@ def _runs_by_rank(parallel, base, X, ks, n_perturbs, entropy, epsilon, parent):
     handed out in order while later tasks run) the workers never wait at the
     end of a rank; stopping the iteration early cancels the fits not started.
     """
-    def task(k, p):
-        seed = np.random.SeedSequence(entropy, spawn_key=(int(k), p))
-        return delayed(_fit_one)(base, X, int(k), seed, epsilon, p == 0, parent)
+    # a few tasks per worker and rank: fewer dispatches (and pickles of X for
+    # process workers) than one task per fit, still balanced
+    n_chunks = min(n_perturbs, 2 * max(n_jobs, 1))
+    bounds = np.linspace(0, n_perturbs, n_chunks + 1).astype(int)
+
+    def tasks(k):
+        seeds = [np.random.SeedSequence(entropy, spawn_key=(int(k), p))
+                 for p in range(n_perturbs)]
+        return [
+            delayed(_fit_chunk)(base, X, int(k), seeds[lo:hi], epsilon, lo, parent)
+            for lo, hi in zip(bounds[:-1], bounds[1:])
+        ]
+
+    def flat(chunks):
+        return [run for chunk in chunks for run in chunk]
 
     if not _GENERATOR:  # old joblib: one batch per rank
         for k in ks:
-            yield k, parallel(task(k, p) for p in range(n_perturbs))
+            yield k, flat(parallel(tasks(k)))
         return
-    results = parallel(task(k, p) for k in ks for p in range(n_perturbs))
+    results = parallel(task for k in ks for task in tasks(k))
     try:
         for k in ks:
-            yield k, [next(results) for _ in range(n_perturbs)]
+            yield k, flat(next(results) for _ in range(n_chunks))
     finally:
         results.close()
 
@@ -477,7 +504,7 @@ class NMFk(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 **_GENERATOR,
             ) as parallel:
                 for k, runs in _runs_by_rank(parallel, base, X, ks, P, entropy,
-                                             self.epsilon, parent):
+                                             self.epsilon, parent, n_jobs):
                     tic = time.perf_counter()
                     Ws = [r[0] for r in runs]
                     Hs = np.stack([r[1] for r in runs])

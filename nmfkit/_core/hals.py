@@ -88,6 +88,9 @@ _EXTRA_BETA0 = 0.5
 _EXTRA_GAMMA = 1.05
 _EXTRA_GAMMA_MAX = 1.01
 _EXTRA_ETA = 1.5
+# the scale drift is slow: rebalancing the components every few iterations
+# is enough
+_BALANCE_EVERY = 5
 
 
 # --------------------------------------------------------------------------
@@ -369,7 +372,7 @@ def _extrapolated_loop(Wt, Hw, half_W, half_H, exact, x_norm2, pen_W, threshold,
     l1_W, l2_W = pen_W
     # Without penalties the objective does not see the scale of a component
     # (w_t d, h_t / d), and the extrapolation would drift along it until the
-    # objective is lost in rounding: keep every component balanced. (With
+    # objective is lost in rounding: rebalance the components regularly. (With
     # penalties the scale is not free, and rescaling would change the
     # objective.)
     balance = not penalized
@@ -418,7 +421,7 @@ def _extrapolated_loop(Wt, Hw, half_W, half_H, exact, x_norm2, pen_W, threshold,
             for F, F_prev, F_best in ((Wt, W_prev, W_best), (Hw, H_prev, H_best)):
                 np.copyto(F, F_best)
                 np.copyto(F_prev, F_best)
-        if balance:
+        if balance and n_iter % _BALANCE_EVERY == 0:
             _balance(W_best, H_best, (Wt, W_prev), (Hw, H_prev))
         if verbose:
             print(f"HALS iteration {n_iter} (extrapolated, beta {beta:.3f}): "
