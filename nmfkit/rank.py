@@ -142,7 +142,12 @@ def _runs_by_rank(parallel, base, X, ks, n_perturbs, entropy, epsilon, parent,
         for k in ks:
             yield k, flat(next(results) for _ in range(n_chunks))
     finally:
-        results.close()
+        with warnings.catch_warnings():
+            # early stopping cancels the fits dispatched ahead: expected
+            warnings.filterwarnings(
+                "ignore", message=".*still being processed by the workers",
+                category=UserWarning)
+            results.close()
 
 
 def _relative_errors(X, Ws, Hs, x_norm2):
@@ -501,7 +506,9 @@ class NMFk(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         try:
             with Parallel(
                 n_jobs=self.n_jobs, prefer="threads", verbose=max(self.verbose - 1, 0) * 5,
-                **_GENERATOR,
+                # one task ahead per worker: no idle worker, little work thrown
+                # away when early stopping ends the scan
+                pre_dispatch="n_jobs", **_GENERATOR,
             ) as parallel:
                 for k, runs in _runs_by_rank(parallel, base, X, ks, P, entropy,
                                              self.epsilon, parent, n_jobs):

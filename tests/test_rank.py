@@ -156,6 +156,28 @@ def test_early_stopping_scans_fewer_and_agrees():
     np.testing.assert_array_equal(patient.n_components_range_, full.n_components_range_)
 
 
+@pytest.mark.parametrize("backend", ["threading", "loky"])
+def test_parallel_early_stopping_matches_serial_and_is_quiet(backend):
+    """Fits of later ranks run ahead in the workers; stopping cancels them
+    without a warning, and the answer is the serial one."""
+    from joblib import parallel_config
+
+    X = planted(90, 70, 3, seed=2)
+    serial = _small(n_components_range=range(2, 9), early_stopping=True,
+                    n_iter_no_change=2).fit(X)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with parallel_config(backend=backend):
+            par = _small(n_components_range=range(2, 9), early_stopping=True,
+                         n_iter_no_change=2, n_jobs=2).fit(X)
+    assert not [w for w in caught if "cancelled" in str(w.message)]
+    assert len(par.n_components_range_) < 7
+    np.testing.assert_array_equal(par.n_components_range_, serial.n_components_range_)
+    np.testing.assert_allclose(par.components_, serial.components_)
+    for key in serial.silhouettes_:
+        np.testing.assert_allclose(par.silhouettes_[key], serial.silhouettes_[key])
+
+
 def test_no_rank_passes_warns_and_takes_best():
     X = planted(40, 30, 2, noise=0.05, seed=3)
     model = _small(n_components_range=[2, 3, 4], silhouette_threshold=1.0)

@@ -30,6 +30,11 @@ Speed-ups over the plain algorithm:
   iterate first on a QB compression :math:`X \approx QB` (products cost
   :math:`O((m+n)k\ell)` instead of :math:`O(mnk)`), then polish with exact
   iterations until the exact stopping rule holds;
+* **extrapolation** (Ang & Gillis 2019, ``extrapolate=True``): each factor
+  is pushed along its last change before the other one is updated against
+  it; the step ``beta`` grows while the objective decreases, and after an
+  increase the iterates go back to the best pair with a smaller ``beta``.
+  Several times fewer outer iterations from a random start;
 * **masked HALS**: with missing entries, the per-row Gram matrices
   :math:`H\,\mathrm{diag}(m_i)\,H^T` are built in row chunks (one BLAS-3
   product per chunk, or a gather over the stored entries of a sparse ``X``)
@@ -50,6 +55,9 @@ ALS algorithms for nonnegative matrix factorization", Neural Computation, 2012.
 
 N. B. Erichson, A. Mendible, S. Wihlborn and J. N. Kutz, "Randomized
 nonnegative matrix factorization", Pattern Recognition Letters, 2018.
+
+A. M. S. Ang and N. Gillis, "Accelerating nonnegative matrix factorization
+algorithms using extrapolation", Neural Computation, 2019.
 """
 
 import numpy as np
