@@ -10,6 +10,7 @@ from sklearn.decomposition import NMF as SkNMF
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from nmfkit import NMF
 from nmfkit import rank as rank_module
 from nmfkit.rank import NMFk, NMFkDisplay, _relative_errors
 
@@ -295,19 +296,23 @@ def test_sparse_perturbation_touches_stored_entries_only():
 
 
 class _SpyNMF(SkNMF):
-    """scikit-learn's NMF recording the BLAS threads it may use."""
+    """scikit-learn's NMF reporting the BLAS threads it may use.
 
-    blas_threads = []
+    The count is returned as ``n_iter_``, which NMFk collects from every run
+    (worker processes do not share class state with the test)."""
 
     def fit_transform(self, X, y=None, W=None, H=None):
         from threadpoolctl import threadpool_info
 
         blas = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
-        _SpyNMF.blas_threads.append(max(blas, default=1))
-        return super().fit_transform(X, y, W=W, H=H)
+        W = super().fit_transform(X, y, W=W, H=H)
+        self.n_iter_ = max(blas, default=1)
+        return W
 
 
-def test_parallel_fits_use_one_blas_thread_each():
+@pytest.mark.parametrize("backend", ["loky", "threading"])
+def test_parallel_fits_use_one_blas_thread_each(backend):
+    from joblib import parallel_config
     from threadpoolctl import threadpool_info
 
     def blas_now():
@@ -315,11 +320,11 @@ def test_parallel_fits_use_one_blas_thread_each():
 
     before = blas_now()
     X = planted(40, 30, 2, seed=14)
-    _SpyNMF.blas_threads = []
-    NMFk(_SpyNMF(init="random"), n_components_range=[2, 3], n_perturbs=4, n_jobs=2,
-         random_state=0).fit(X)
-    assert len(_SpyNMF.blas_threads) == 8
-    assert set(_SpyNMF.blas_threads) == {1}
+    with parallel_config(backend=backend):
+        model = NMFk(_SpyNMF(init="random"), n_components_range=[2, 3], n_perturbs=4,
+                     n_jobs=2, random_state=0).fit(X)
+    assert model.n_iter_.shape == (2, 4)
+    assert np.all(model.n_iter_ == 1)
     assert blas_now() == before  # restored afterwards
 
 
@@ -488,3 +493,16 @@ def test_clone_keeps_parameters():
     c = clone(model)
     assert c.get_params()["n_perturbs"] == 4
     assert c.estimator is not model.estimator
+
+
+def test_unconverged_runs_give_one_summary_warning():
+    X = planted(60, 50, 3, seed=5)
+    model = NMFk(NMF(init="random", max_iter=3), n_components_range=[2, 3, 4],
+                 n_perturbs=4, random_state=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(X)
+    conv = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+    assert len(conv) == 1
+    assert "12 of 12 perturbation fits" in str(conv[0].message)
+    assert np.all(model.n_iter_ == 3)
