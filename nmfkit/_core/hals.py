@@ -107,7 +107,7 @@ _BALANCE_EVERY = 5
 class _Buffers:
     """Preallocated work arrays for sweeps over a factor with ``size`` columns."""
 
-    __slots__ = ("g", "tmp", "pos", "prev", "zero", "asum")
+    __slots__ = ("g", "tmp", "pos", "prev", "zero", "asum", "huge")
 
     def __init__(self, k, size, dtype):
         self.zero = np.zeros((), dtype=dtype)[()]
@@ -115,6 +115,9 @@ class _Buffers:
         self.g = np.empty(size, dtype=dtype)
         self.tmp = np.empty(size, dtype=dtype)
         self.pos = np.empty(size, dtype=bool)
+        # float64: w * huge >= |g| for every w > 0 not negligible next to g,
+        # and no overflow below w = 1e208 (float32 would overflow at 3e8)
+        self.huge = 1e100 if np.dtype(dtype) == np.float64 else None
         self.prev = None  # (k, size), allocated when inner sweeps repeat
 
 
@@ -140,6 +143,7 @@ def _sweep(Wt, As, Bs, h, order, buf, violation):
     Returns the sum of absolute projected gradients if ``violation`` else 0.
     """
     g, tmp, pos, zero, asum = buf.g, buf.tmp, buf.pos, buf.zero, buf.asum
+    huge = buf.huge
     total = 0.0
     for t in order:
         w = Wt[t]
@@ -148,9 +152,13 @@ def _sweep(Wt, As, Bs, h, order, buf, violation):
         ht = h[t]
         if violation:
             # projected gradient: g where w > 0, min(g, 0) where w == 0
-            np.minimum(g, zero, out=tmp)
-            np.greater(w, zero, out=pos)
-            np.copyto(tmp, g, where=pos)
+            if huge:  # two passes: min(g, w * huge) is g unless w << |g|
+                np.multiply(w, huge, out=tmp)
+                np.minimum(g, tmp, out=tmp)
+            else:
+                np.minimum(g, zero, out=tmp)
+                np.greater(w, zero, out=pos)
+                np.copyto(tmp, g, where=pos)
             total += float(asum(tmp)) * (ht if ht > 0 else 1.0)
         if ht > 0:
             np.subtract(w, g, out=w)
@@ -258,18 +266,26 @@ class _ExactProducts:
         m, n = X.shape
         self.cost = (X.nnz / 1.5) if self.sparse else (m * n / 15.0)
 
-    # For a sparse X the products are returned as transposed views of
-    # scipy's fresh (m, k) results rather than copied into a buffer: one
-    # (k, m) array less to keep alive.
+    # For a sparse X without ``out`` the products are returned as transposed
+    # views of scipy's fresh (m, k) results: one (k, m) array less to keep
+    # alive. With ``out`` they are copied there: the sweeps run ~8% faster
+    # on contiguous rows.
     def AW(self, H, out):
         if self.sparse:
-            return np.asarray(self.X @ H.T).T
+            return _into(np.asarray(self.X @ H.T).T, out)
         return np.dot(H, self.XT, out=out)
 
     def AH(self, Wt, out):
         if self.sparse:
-            return np.asarray(self.XT @ Wt.T).T
+            return _into(np.asarray(self.XT @ Wt.T).T, out)
         return np.dot(Wt, self.X, out=out)
+
+
+def _into(A, out):
+    if out is None:
+        return A
+    np.copyto(out, A)
+    return out
 
 
 class _CompressedProducts:
@@ -337,7 +353,8 @@ def _half_objective(A, B, h, F, x_norm2):
     """
     s = np.where(h > np.finfo(h.dtype).tiny, h, 1.0).astype(np.float64)
     lin = float(np.dot(np.einsum("ij,ij->i", A, F, dtype=np.float64), s))
-    FF = np.dot(F.T.astype(np.float64).T, F.T.astype(np.float64))
+    F64 = np.asarray(F, dtype=np.float64)  # a copy only for float32
+    FF = np.dot(F64, F64.T)
     quad = float(np.einsum("ij,ij->", B * s[:, None], FF))
     noise = np.finfo(A.dtype).eps * (abs(lin) + 0.5 * abs(quad))
     return 0.5 * x_norm2 - lin + 0.5 * quad, noise
@@ -520,9 +537,13 @@ def fit_hals(X, W, H, *, tol=1e-4, max_iter=200, l1_W=0.0, l2_W=0.0, l1_H=0.0,
     bufW = _Buffers(k, m, dtype)
     bufH = _Buffers(k, n, dtype)
     exact = _ExactProducts(X)
-    dense_or_compressed = (not exact.sparse) or _should_compress(X, k, compress)
-    AW = np.empty((k, m), dtype=dtype) if dense_or_compressed else None
-    AH = np.empty((k, n), dtype=dtype) if dense_or_compressed else None
+    # buffers for the products: needed for dense or compressed products; for
+    # a sparse X only when extrapolating (which keeps copies of the factors
+    # anyway, so memory is not its concern)
+    buffered = ((not exact.sparse) or _should_compress(X, k, compress)
+                or (extrapolate and update_H))
+    AW = np.empty((k, m), dtype=dtype) if buffered else None
+    AH = np.empty((k, n), dtype=dtype) if buffered else None
     # dense X: every pass over X is expensive, solve the blocks more exactly
     floor = 1 if exact.sparse else _MIN_INNER
 
