@@ -120,9 +120,10 @@ def _runs_by_rank(parallel, base, X, ks, n_perturbs, entropy, epsilon, parent,
     handed out in order while later tasks run) the workers never wait at the
     end of a rank; stopping the iteration early cancels the fits not started.
     """
-    # a few tasks per worker and rank: fewer dispatches (and pickles of X for
-    # process workers) than one task per fit, still balanced
-    n_chunks = min(n_perturbs, 2 * max(n_jobs, 1))
+    # four tasks per worker and rank: fewer dispatches (and pickles of X for
+    # process workers) than one task per fit, balanced, and little work lost
+    # when early stopping cancels the tasks dispatched ahead
+    n_chunks = min(n_perturbs, 4 * max(n_jobs, 1))
     bounds = np.linspace(0, n_perturbs, n_chunks + 1).astype(int)
 
     def tasks(k):
