@@ -182,11 +182,12 @@ def main():
         if model is None:
             print(f"| {label} | {wall:.1f} | {cpu:.1f} | {TELF['best'] / wall:.1f}x | - | - | - |")
             continue
-        if "loky" in label:  # the fits ran in worker processes
-            cpu = float("nan")
+        # loky: the fits ran in worker processes, the main process's CPU
+        # time says nothing
+        cpu = "-" if "loky" in label else f"{cpu:.1f}"
         it = model.n_iter_
         conv = np.mean(it < model.estimator_.max_iter)
-        print(f"| {label} | {wall:.1f} | {cpu:.1f} | {TELF['best'] / wall:.1f}x | "
+        print(f"| {label} | {wall:.1f} | {cpu} | {TELF['best'] / wall:.1f}x | "
               f"{model.n_components_} | {conv:.0%} of {it.size} | {int(np.median(it))} |")
     print(f"| T-ELF NMFk (quoted, not re-run) defaults / best | 78-83 / 28 | | 1.0x | {TELF['k']} | | |")
     print()
