@@ -362,7 +362,7 @@ def write_report(rows, senmfk, archive, command, X, args, img, spread):
         "- Times are wall-clock on a shared 2-core machine (other jobs may have "
         "run at the same time); SeNMFk is the whole scan "
         f"({len(senmfk.n_components_range_)} candidates x {args.n_perturbs} "
-        f"fits, {args.n_jobs} threads), the others one fit. A SeNMF fit costs "
+        f"fits, {args.n_jobs} worker processes), the others one fit. A SeNMF fit costs "
         "several NMF fits: the SPPMI block has "
         f"{senmfk.sppmi_nnz_ / X.nnz:.1f} times the stored entries of the "
         "TF-IDF matrix. LDA is fitted on counts over the same vocabulary (it "

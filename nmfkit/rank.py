@@ -521,9 +521,9 @@ class NMFk(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             ) as parallel:
                 # one summary after the scan instead of a warning per fit
                 warnings.simplefilter("ignore", ConvergenceWarning)
+                tic = time.perf_counter()
                 for k, runs in _runs_by_rank(parallel, base, X, ks, P, entropy,
                                              self.epsilon, parent, n_jobs):
-                    tic = time.perf_counter()
                     Ws = [r[0] for r in runs]
                     Hs = np.stack([r[1] for r in runs])
                     perms, _ = align_runs(Hs)
@@ -553,8 +553,10 @@ class NMFk(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                             f"W={sil_w.min():.3f}, mean H={sil_h.mean():.3f} "
                             f"W={sil_w.mean():.3f}; relative error "
                             f"{errs.mean():.4f} +- {errs.std():.4f} "
-                            f"({time.perf_counter() - tic:.2f} s)"
+                            f"({time.perf_counter() - tic:.2f} s since the "
+                            "previous rank)"
                         )
+                    tic = time.perf_counter()
                     if worst >= self.silhouette_threshold:
                         accepted_any, n_bad = True, 0
                     elif worst < self.silhouette_threshold - _EARLY_STOP_MARGIN:
