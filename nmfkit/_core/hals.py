@@ -334,6 +334,21 @@ def plan_compression(X, k, *, compress="auto", random_state=None):
     return Q, Bc, (U, S, Vt)
 
 
+def _iterate(step, n_iter, max_iter, threshold, violation_init, verbose, name):
+    """Run ``step()`` (returning its violation) until the stopping rule holds.
+
+    Returns the number of iterations done, counting the ``n_iter`` before.
+    """
+    while n_iter < max_iter:
+        n_iter += 1
+        v = step()
+        if verbose:
+            print(f"{name} iteration {n_iter}: {v / violation_init:.6g}")
+        if v <= threshold:
+            break
+    return n_iter
+
+
 def _squared_norm(X):
     values = X.data if sp.issparse(X) else X.ravel()
     return float(np.einsum("i,i->", values, values, dtype=np.float64))
@@ -608,13 +623,9 @@ def fit_hals(X, W, H, *, tol=1e-4, max_iter=200, l1_W=0.0, l2_W=0.0, l1_H=0.0,
             Wt, Hw, half_W, half_H, exact, x_norm2, (l1_W, l2_W), threshold,
             n_iter, max_iter, verbose, violation_init,
             penalized=bool(l1_W or l2_W or l1_H or l2_H))
-    else:
-        while not converged and n_iter < max_iter:
-            n_iter += 1
-            v = iteration(exact)
-            if verbose:
-                print(f"HALS iteration {n_iter}: {v / violation_init:.6g}")
-            converged = v <= threshold
+    elif not converged:
+        n_iter = _iterate(lambda: iteration(exact), n_iter, max_iter, threshold,
+                          violation_init, verbose, "HALS")
 
     W[...] = Wt.T
     if Hw is not H:
@@ -669,12 +680,9 @@ def _fit_hals_masked(X, W, H, observed, *, tol, max_iter, l1_W, l2_W, l1_H, l2_H
     n_iter = 1
     converged = violation_init == 0.0 or tol >= 1.0
     threshold = (_TOL_FACTOR if accelerate else 1.0) * tol * violation_init
-    while not converged and n_iter < max_iter:
-        n_iter += 1
-        v = iteration(inner)
-        if verbose:
-            print(f"masked HALS iteration {n_iter}: {v / violation_init:.6g}")
-        converged = v <= threshold
+    if not converged:
+        n_iter = _iterate(lambda: iteration(inner), n_iter, max_iter, threshold,
+                          violation_init, verbose, "masked HALS")
     if Wc is not W:
         W[...] = Wc
     if update_H:
