@@ -22,6 +22,7 @@ Usage (from the repository root)::
     python benchmarks/bench_nmfk.py            # everything
     python benchmarks/bench_nmfk.py --quick    # skip the naive scikit-learn loop
     python benchmarks/bench_nmfk.py --planted  # success rate on planted ranks
+    python benchmarks/bench_nmfk.py --breakdown  # serial scan, time in sparse products
 
 The data are read from ``../shared/data/text/arxiv_2007_abstracts`` (or
 ``$NMFKIT_DATA/text/arxiv_2007_abstracts``); they are research/test data and
@@ -118,6 +119,42 @@ def planted_grid():
           f"candidates k-2..k+2; {time.perf_counter() - tic:.0f} s")
 
 
+def breakdown(X, ks, n_perturbs):
+    """Serial full scan, and the share of it the sparse products take.
+
+    The products are timed apart (median of 20 of ``X @ H.T`` plus
+    ``X.T @ W`` at each k, one BLAS thread) and multiplied by the two
+    products each HALS iteration of the scan needs.
+    """
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(0)
+    XT = X.T.tocsr()
+    with threadpool_limits(1):
+        tic = time.perf_counter()
+        model = NMFk(n_components_range=ks, n_perturbs=n_perturbs, n_jobs=1,
+                     random_state=0).fit(X)
+        wall = time.perf_counter() - tic
+        per_k = {}
+        for k in ks:
+            H, W = rng.random((k, X.shape[1])), rng.random((X.shape[0], k))
+            times = []
+            for _ in range(20):
+                t = time.perf_counter()
+                X @ H.T
+                XT @ W
+                times.append(time.perf_counter() - t)
+            per_k[k] = float(np.median(times))
+    iters = model.n_iter_.sum(axis=1)
+    products = sum(per_k[k] * n for k, n in zip(model.n_components_range_, iters))
+    n_products = 2 * int(iters.sum())
+    print(f"serial full scan (n_jobs=1, one BLAS thread): {wall:.1f} s, k={model.n_components_}, "
+          f"{int(iters.sum())} HALS iterations ({iters.sum() / model.n_iter_.size:.1f} per fit); "
+          f"its {n_products} sparse products take about {products:.1f} s "
+          f"({products / n_products * 1e3:.2f} ms each, {products / wall:.0%} of the scan); "
+          f"split over {os.cpu_count()} cores they alone need {products / os.cpu_count():.1f} s")
+
+
 def run_nmfk(X, ks, n_perturbs, backend, **kw):
     model = NMFk(
         n_components_range=ks, n_perturbs=n_perturbs, n_jobs=-1, random_state=0, **kw
@@ -132,6 +169,8 @@ def main():
     parser.add_argument("--quick", action="store_true", help="skip the naive loop")
     parser.add_argument("--planted", action="store_true",
                         help="only the planted-rank success rate")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="only a serial full scan and the time its sparse products take")
     parser.add_argument("--kmax", type=int, default=20)
     parser.add_argument("--perturbs", type=int, default=20)
     parser.add_argument("--backends", default="loky,threading",
@@ -147,6 +186,9 @@ def main():
     X, archives, words = load_arxiv(with_labels=True)
     ks = range(2, args.kmax + 1)
     P = args.perturbs
+    if args.breakdown:
+        breakdown(X, ks, P)
+        return
     print(f"arXiv TF-IDF: {X.shape[0]} x {X.shape[1]}, {X.nnz} stored entries; "
           f"k = {ks.start}..{ks.stop - 1}, {P} perturbations ({len(ks) * P} fits), "
           f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
