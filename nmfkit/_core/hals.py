@@ -399,9 +399,10 @@ def _extrapolated_loop(Wt, Hw, half_W, half_H, exact, x_norm2, pen_W, threshold,
     After each half-step the factor is pushed further along its last change,
     ``F_hat = max(0, F_n + beta (F_n - F_{n-1}))``, and the next half-step
     starts from (and is computed against) the extrapolated factors. ``beta``
-    grows while the objective decreases and shrinks, with a restart from the
-    plain iterates, when it increases. The pair with the lowest objective is
-    returned. Returns the number of outer iterations done.
+    grows while the objective decreases; when it increases, the iterates go
+    back to the best pair so far and ``beta`` shrinks, so the objective of the
+    kept pairs never rises (beyond rounding). The best pair is returned.
+    Returns the number of outer iterations done.
     """
     beta, beta_max = _EXTRA_BETA0, 1.0
     W_prev, H_prev = Wt.copy(), Hw.copy()
