@@ -196,6 +196,29 @@ def test_compressed_path_meets_exact_rule():
 
 
 # ---------------------------------------------------------------- extrapolation
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), sparse=st.booleans(),
+       l1=st.sampled_from([0.0, 0.2]), l2=st.sampled_from([0.0, 0.5]))
+def test_extrapolated_objective_never_rises(seed, sparse, l1, l2):
+    """The pair returned after j iterations is the best kept so far: its
+    objective does not rise with j (the same trajectory, cut later)."""
+    rng = np.random.default_rng(seed)
+    m, n, k = 15, 11, 3
+    X = rng.random((m, n)) * (rng.random((m, n)) < 0.6)
+    if sparse:
+        X = sp.csr_matrix(X)
+    W0, H0 = rng.random((m, k)), rng.random((k, n))
+    pen = dict(l1_W=l1, l2_W=l2, l1_H=l2, l2_H=l1)
+    prev = np.inf
+    for max_iter in range(1, 9):
+        W, H, _ = fit_hals(X, W0.copy(), H0.copy(), tol=0.0, max_iter=max_iter,
+                           extrapolate=True, **pen)
+        cur = objective(X, W, H, **pen)
+        assert np.all(W >= 0) and np.all(H >= 0)
+        assert cur <= prev * (1 + 1e-10) + 1e-12
+        prev = cur
+
+
 @pytest.mark.parametrize("sparse", [False, True])
 def test_half_objective_is_the_penalized_objective(sparse):
     """The objective the extrapolation compares is computed from the
