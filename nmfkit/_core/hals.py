@@ -563,23 +563,23 @@ def fit_hals(X, W, H, *, tol=1e-4, max_iter=200, l1_W=0.0, l2_W=0.0, l1_H=0.0,
     # dense X: every pass over X is expensive, solve the blocks more exactly
     floor = 1 if exact.sparse else _MIN_INNER
 
-    def half_W(prod, first_only):
-        A = prod.AW(Hw, AW)
-        B = np.dot(Hw, Hw.T)
-        _fold_penalties(A, B, l1_W, l2_W)
-        inner = _inner_budget(prod.cost * k + n * k * k / 15.0, m, k,
-                              floor if prod is exact else 1) if accelerate else 1
-        v, h = _half(Wt, A, B, bufW, order_rng, inner, first_only)
+    def half(F, G, prod, product, out, l1, l2, buf, first_only):
+        """Update ``F`` (k, size) against ``G`` (k, other): one half-step.
+
+        ``product(G, out)`` is ``prod``'s product of ``X`` with ``G``."""
+        A = product(G, out)
+        B = np.dot(G, G.T)
+        _fold_penalties(A, B, l1, l2)
+        inner = _inner_budget(prod.cost * k + G.shape[1] * k * k / 15.0, F.shape[1],
+                              k, floor if prod is exact else 1) if accelerate else 1
+        v, h = _half(F, A, B, buf, order_rng, inner, first_only)
         return v, A, B, h
 
+    def half_W(prod, first_only):
+        return half(Wt, Hw, prod, prod.AW, AW, l1_W, l2_W, bufW, first_only)
+
     def half_H(prod, first_only):
-        A = prod.AH(Wt, AH)
-        B = np.dot(Wt, Wt.T)
-        _fold_penalties(A, B, l1_H, l2_H)
-        inner = _inner_budget(prod.cost * k + m * k * k / 15.0, n, k,
-                              floor if prod is exact else 1) if accelerate else 1
-        v, h = _half(Hw, A, B, bufH, order_rng, inner, first_only)
-        return v, A, B, h
+        return half(Hw, Wt, prod, prod.AH, AH, l1_H, l2_H, bufH, first_only)
 
     def iteration(prod, first_only=False):
         v = half_W(prod, first_only)[0]
