@@ -1,0 +1,10 @@
+"""Data for nmfkit: generators with a planted ground truth, and loaders of real formats.
+
+One module per source. Generators (``make_*``) return data together with the
+factors that made it, so that tests and examples can check recovery. Loaders
+(``load_*``) read a real data set from an explicit path; nmfkit never ships or
+downloads data (the shared research sets live in ``../shared/data`` beside the
+repository, see its README).
+"""
+
+__all__ = []
