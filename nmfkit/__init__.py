@@ -10,12 +10,15 @@ estimators:
 - :class:`NMFk` (with :class:`NMFkDisplay`): automatic rank selection by the
   stability of factors under perturbation;
 - :class:`SeNMF`, :class:`SeNMFk`: semantic topic models (documents x words
-  jointly with word co-occurrence), the number of topics chosen by NMFk.
+  jointly with word co-occurrence), the number of topics chosen by NMFk;
+- :class:`NonnegativeCP`, :class:`PANTHER`: non-negative CP of N-way arrays,
+  and pathway-augmented tensor features of samples x genes counts.
 """
 
 from .decomposition import NMF, non_negative_factorization
 from .minibatch import MiniBatchNMF
 from .rank import NMFk, NMFkDisplay
+from .tensor import PANTHER, NonnegativeCP
 from .text import SeNMF, SeNMFk
 
 __version__ = "0.1.0"
@@ -25,6 +28,8 @@ __all__ = [
     "MiniBatchNMF",
     "NMFk",
     "NMFkDisplay",
+    "NonnegativeCP",
+    "PANTHER",
     "SeNMF",
     "SeNMFk",
     "non_negative_factorization",

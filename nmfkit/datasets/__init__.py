@@ -7,4 +7,6 @@ downloads data (the shared research sets live in ``../shared/data`` beside the
 repository, see its README).
 """
 
-__all__ = []
+from .pathways import make_pathway_cohort
+
+__all__ = ["make_pathway_cohort"]
