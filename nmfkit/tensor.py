@@ -344,8 +344,12 @@ class NonnegativeCP(_TensorBase):
             products = MaskedDenseProducts(T, observed.reshape(shape))
         else:
             products = DenseProducts(T)
+        T_init = T
+        if isinstance(observed, np.ndarray):  # the SVD sees missing entries as the mean
+            T_init = np.where(observed.reshape(shape), T,
+                              T[observed.reshape(shape)].mean() if observed.any() else 0)
         factors = init_cp(products, shape, k, self.init, self.random_state, X.dtype,
-                          T=products.T)
+                          T=T_init)
         factors, n_iter, history = fit_cp(
             products, factors, l1=l1, l2=l2, tol=self.tol, max_iter=self.max_iter,
             extrapolate=self.extrapolate, verbose=self.verbose)

@@ -319,6 +319,9 @@ def _penalty(factors, l1, l2, grams, ortho, ortho_mode):
 def init_cp(products, shape, k, init, random_state, dtype, T=None):
     """Initial factors: ``"random"`` or ``"svd"`` (dense ``T`` only).
 
+    ``T``, when given, is the dense tensor (missing entries filled, e.g. with
+    the mean) used for the SVD and for scaling the model.
+
     ``"svd"`` takes, per mode, the leading ``k`` eigenvectors of the Gram
     matrix of the mode unfolding (computed with one ``tensordot``, no
     unfolding), each flipped to its larger positive part with zeros replaced
@@ -346,7 +349,9 @@ def init_cp(products, shape, k, init, random_state, dtype, T=None):
             if U.shape[1] < k:  # scale the random columns like the others
                 F[:, U.shape[1]:] *= max(mean, 1e-12)
         factors.append(np.ascontiguousarray(F, dtype=dtype))
-    return _scale_to_data(products, factors)
+    # scale against the dense tensor when there is one (a masked products
+    # object would fill its missing entries with the unscaled model)
+    return _scale_to_data(DenseProducts(T) if T is not None else products, factors)
 
 
 def _scale_to_data(products, factors):
@@ -514,6 +519,8 @@ def fit_cp(products, factors, *, l1=None, l2=None, tol=1e-6, max_iter=500,
     f_best = np.inf
     zero = np.zeros((), dtype=factors[0].dtype)[()]
     slack = 64 * np.finfo(np.float64).eps * max(products.norm2, 1e-300)
+    # rounding of the products (float32 stays float32) in the objective
+    eps = float(np.finfo(factors[0].dtype).eps)
     n_iter = 0
     f_prev_kept = None
     while n_iter < max_iter:
@@ -565,10 +572,10 @@ def fit_cp(products, factors, *, l1=None, l2=None, tol=1e-6, max_iter=500,
             if done:
                 break
             continue
-        tie = slack + 1e-12 * abs(f)
+        tie = slack + 8 * eps * products.norm2 + 1e-12 * abs(f)
         if f <= f_best + tie:
-            # a rise within rounding is no sign of convergence
-            done = f <= f_best and _small(f_best - f, history + [f], tol)
+            # a change within rounding is no progress either
+            done = _small(max(f_best - f, 0.0), history + [f], tol)
             fading = f > f_best - tie
             f_best = min(f, f_best)
             for n in range(N):
