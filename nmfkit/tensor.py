@@ -684,15 +684,18 @@ class PANTHER(_TensorBase):
     >>> from nmfkit import PANTHER
     >>> from nmfkit.datasets import make_pathway_cohort
     >>> cohort = make_pathway_cohort(n_samples=120, n_genes=150, n_pathways=30,
-    ...                              random_state=0)
-    >>> model = PANTHER(pathways=cohort.pathways, n_components=4, random_state=0)
+    ...                              noise_gene_fraction=0.0, random_state=0)
+    >>> model = PANTHER(pathways=cohort.pathways, n_components=4, n_top=3,
+    ...                 random_state=0)
     >>> features = model.fit_transform(cohort.data)
     >>> features.shape, model.pathway_factors_.shape
     ((120, 4), (30, 4))
+    >>> [len(top) for top in model.top_pathways_]   # 3 pathways per component
+    [3, 3, 3, 3]
     >>> clf = make_pipeline(PANTHER(pathways=cohort.pathways, n_components=4,
     ...                             random_state=0), LogisticRegression())
-    >>> bool(clf.fit(cohort.data, cohort.target).score(cohort.data, cohort.target) > 0.5)
-    True
+    >>> clf.fit(cohort.data, cohort.target).predict(cohort.data[:5]).shape
+    (5,)
     """
 
     _parameter_constraints: dict = {

@@ -56,3 +56,26 @@ def test_arxiv_topics_example(monkeypatch, capsys, tmp_path, shared_data_dir):
     assert model.components_.shape[0] == model.n_components_
     assert "NMI of the dominant topic" in out
     assert np.isfinite(model.components_).all()
+
+
+@pytest.mark.slow
+def test_tensor_cp_rank_example(monkeypatch, capsys):
+    namespace = _run_example("tensor_cp_rank.py", monkeypatch)
+    out = capsys.readouterr().out
+    assert abs(namespace["best_k"] - namespace["TRUE_RANK"]) <= 1, out
+    scores = namespace["mean_scores"]
+    assert scores[1] < scores[namespace["best_k"]]  # rank 1 underfits
+    for cos_t, cos_c in namespace["recovered"].values():
+        assert cos_t > 0.95 and cos_c > 0.95, out
+
+
+@pytest.mark.slow
+def test_panther_pathways_example(monkeypatch, capsys):
+    namespace = _run_example("panther_pathways.py", monkeypatch)
+    out = capsys.readouterr().out
+    assert "GridSearchCV over the rank" in out
+    chance = 1 / len(np.unique(namespace["y"]))
+    assert namespace["panther_acc"].mean() > chance + 0.05, out
+    model = namespace["model"]
+    assert len(model.top_pathways_) == model.n_components_
+    assert np.all(np.isfinite(model.pathway_factors_))

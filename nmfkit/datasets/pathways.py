@@ -33,7 +33,7 @@ __all__ = ["make_pathway_cohort"]
     prefer_skip_nested_validation=True,
 )
 def make_pathway_cohort(n_samples=400, n_genes=600, n_pathways=80, *, n_groups=3,
-                        pathways_per_group=4, pathway_size=20, mutation_rate=0.02,
+                        pathways_per_group=4, pathway_size=20, mutation_rate=0.05,
                         effect=4.0, noise_gene_fraction=0.1, sparse=False,
                         random_state=None):
     """Generate variant counts whose disease classes are driven by pathway groups.
@@ -66,7 +66,7 @@ def make_pathway_cohort(n_samples=400, n_genes=600, n_pathways=80, *, n_groups=3
         Pathways in each group.
     pathway_size : int, default=20
         Median number of genes of a pathway.
-    mutation_rate : float, default=0.02
+    mutation_rate : float, default=0.05
         Median baseline probability that a gene carries a variant in a sample.
     effect : float, default=4.0
         Multiplier of the mutation rate of a group's genes in its class.
