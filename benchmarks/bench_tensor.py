@@ -342,6 +342,9 @@ def main(argv=None):
         if "cohorts" in cases:
             settings = [dict(n_samples=400, n_genes=600, n_pathways=80, effect=e)
                         for e in ((4.0,) if q else (4.0, 8.0))]
+            if not q:  # many more genes than samples
+                settings.append(dict(n_samples=200, n_genes=3000, n_pathways=300,
+                                     effect=4.0))
             results["cohorts"] = case_cohorts(settings, args.ranks, 3 if q else 5)
     text = report(results, args)
     print(text)
