@@ -3,7 +3,8 @@
 Cases (all in one process, one BLAS thread for every side via threadpoolctl):
 
 * ``cp3``: a 200 x 100 x 100 non-negative rank-10 tensor plus Gaussian noise
-  (clipped at 0). TensorLy's ``non_negative_parafac_hals`` runs 200
+  (0.66% of the entries' standard deviation, clipped at 0: relative error
+  about 0.0022 at the optimum). TensorLy's ``non_negative_parafac_hals`` runs 200
   iterations; nmfkit's CP-HALS (``nmfkit._core.cp.fit_cp``, what
   ``NonnegativeCP`` runs) starts from the same factors and records the time at
   which its relative error first reaches TensorLy's final one. Also the
@@ -102,7 +103,10 @@ def case_cp(shape, rank, noise, iters, label):
 
     t_all, F_ours = C.best_time(run_ours, repeats=1)
     e_ours = rel_error(T, np.ones(rank), F_ours)
-    reach = next(((t, i + 1) for i, (t, e) in enumerate(trace) if e <= e_tl), None)
+    # "the same error": equal to 6 significant digits (both sides may end at
+    # the same minimum, where rounding decides which one is lower)
+    reach = next(((t, i + 1) for i, (t, e) in enumerate(trace)
+                  if e <= e_tl * (1 + 1e-6)), None)
     reach1 = next(((t, i + 1) for i, (t, e) in enumerate(trace)
                    if e <= 1.01 * e_tl), None)
     log(f"[{label}] nmfkit: reaches it at {reach}, within 1% at {reach1}; "
@@ -255,7 +259,7 @@ def report(results, args):
         lines += ["### Non-negative CP: time to TensorLy's relative error", ""]
         lines += C.markdown_table(
             ["tensor (+ noise)", "TensorLy `non_negative_parafac_hals`",
-             "nmfkit CP-HALS reaches it", "speed-up", "nmfkit within 1%",
+             "nmfkit CP-HALS reaches it (6 digits)", "speed-up", "nmfkit within 1%",
              "`NonnegativeCP()` defaults (tol 1e-6)"], cp_rows)
         lines += ["", "Relative error = ‖T − model‖ / ‖T‖. nmfkit's time is read "
                   "off its per-iteration objective (free from the last MTTKRP) "
@@ -329,13 +333,13 @@ def main(argv=None):
     with threadpool_limits(limits=1, user_api="blas"):
         if "cp3" in cases:
             results.setdefault("cp", []).append(case_cp(
-                (50, 30, 30) if q else (200, 100, 100), 10, 0.002, 200, "3-way"))
+                (50, 30, 30) if q else (200, 100, 100), 10, 0.0066, 200, "3-way"))
         if "cp4" in cases:
             results.setdefault("cp", []).append(case_cp(
-                (20, 12, 10, 10) if q else (60, 40, 30, 30), 8, 0.002, 200, "4-way"))
+                (20, 12, 10, 10) if q else (60, 40, 30, 30), 8, 0.0066, 200, "4-way"))
         if "missing" in cases:
             results["missing"] = case_missing(
-                (50, 30, 30) if q else (200, 100, 100), 10, 0.002, 50 if q else 200)
+                (50, 30, 30) if q else (200, 100, 100), 10, 0.0066, 50 if q else 200)
         if "panther" in cases:
             results["panther"] = (case_panther(500, 2000, 200, 10, 50) if q else
                                   case_panther(5000, 20000, 2000, 10, 300))

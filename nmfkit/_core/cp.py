@@ -474,7 +474,7 @@ def fit_cp(products, factors, *, l1=None, l2=None, tol=1e-6, max_iter=500,
         Per-mode penalties (raw, see module notes).
     tol : float, default=1e-6
         Stop when an accepted iteration lowers the objective by at most
-        ``tol`` times the decrease since the first iteration.
+        ``tol`` times its value (or by less than its rounding).
     max_iter : int, default=500
     extrapolate : bool, default=True
         Extrapolate between mode updates (not with ``products.loss_at_begin``,
@@ -620,16 +620,16 @@ def fit_cp(products, factors, *, l1=None, l2=None, tol=1e-6, max_iter=500,
 
 
 def _small(decrease, history, tol):
-    """Whether ``decrease`` is at most ``tol`` times the decrease so far.
+    """Whether ``decrease`` is at most ``tol`` times the current objective.
 
-    The reference is the decrease since the first iteration's objective
-    (``history[0]`` to ``history[-1]``, this iteration's included), so the
-    rule does not depend on how much of the data the model can explain.
+    ``history[-1]`` is the current objective. (A rule relative to the total
+    decrease since the start stops far too early when the model fits well:
+    the first iterations from a random start remove almost all of the
+    objective.)
     """
     if len(history) < 2:
         return False
-    total = history[0] - history[-1]
-    return decrease <= tol * max(total, 0.0)
+    return decrease <= tol * abs(history[-1])
 
 
 def _renormalize_rows(Ft):
