@@ -474,7 +474,8 @@ def fit_cp(products, factors, *, l1=None, l2=None, tol=1e-6, max_iter=500,
         Per-mode penalties (raw, see module notes).
     tol : float, default=1e-6
         Stop when an accepted iteration lowers the objective by at most
-        ``tol`` times its value (or by less than its rounding).
+        ``tol`` times the smaller of its value and the decrease since the
+        first iteration (or by less than its rounding).
     max_iter : int, default=500
     extrapolate : bool, default=True
         Extrapolate between mode updates (not with ``products.loss_at_begin``,
@@ -517,7 +518,6 @@ def fit_cp(products, factors, *, l1=None, l2=None, tol=1e-6, max_iter=500,
         best = [F.copy() for F in Ft]
     beta, beta_max = _BETA0, 1.0
     f_best = np.inf
-    zero = np.zeros((), dtype=factors[0].dtype)[()]
     slack = 64 * np.finfo(np.float64).eps * max(products.norm2, 1e-300)
     # rounding of the products (float32 stays float32) in the objective
     eps = float(np.finfo(factors[0].dtype).eps)
@@ -545,13 +545,7 @@ def fit_cp(products, factors, *, l1=None, l2=None, tol=1e-6, max_iter=500,
             A = np.ascontiguousarray(M.T)
             _mode_update(Ft[n], A, B, l1[n], l2[n], n == unit_mode, inner)
             if extrapolate and n < N - 1:
-                D = Ft[n] - prev[n]
-                np.copyto(prev[n], Ft[n])
-                D *= beta
-                Ft[n] += D
-                np.maximum(Ft[n], zero, out=Ft[n])
-                if n == unit_mode:
-                    _renormalize_rows(Ft[n])
+                _extrapolate(Ft[n], prev[n], beta, n == unit_mode)
             grams[n] = np.dot(Ft[n], Ft[n].T)
         if em:
             if not penalized and unit_mode is None and n_iter % _BALANCE_EVERY == 0:
@@ -580,13 +574,7 @@ def fit_cp(products, factors, *, l1=None, l2=None, tol=1e-6, max_iter=500,
             f_best = min(f, f_best)
             for n in range(N):
                 np.copyto(best[n], Ft[n])
-            D = Ft[N - 1] - prev[N - 1]
-            np.copyto(prev[N - 1], Ft[N - 1])
-            D *= beta
-            Ft[N - 1] += D
-            np.maximum(Ft[N - 1], zero, out=Ft[N - 1])
-            if N - 1 == unit_mode:
-                _renormalize_rows(Ft[N - 1])
+            _extrapolate(Ft[N - 1], prev[N - 1], beta, N - 1 == unit_mode)
             grams[N - 1] = np.dot(Ft[N - 1], Ft[N - 1].T)
             if fading:
                 beta /= _ETA
@@ -620,16 +608,33 @@ def fit_cp(products, factors, *, l1=None, l2=None, tol=1e-6, max_iter=500,
 
 
 def _small(decrease, history, tol):
-    """Whether ``decrease`` is at most ``tol`` times the current objective.
+    """Whether ``decrease`` is at most ``tol`` times the smaller of the current
+    objective (``history[-1]``) and the decrease since the first iteration.
 
-    ``history[-1]`` is the current objective. (A rule relative to the total
-    decrease since the start stops far too early when the model fits well:
-    the first iterations from a random start remove almost all of the
-    objective.)
+    Relative to the objective alone, a model that explains little of the
+    data (most of the objective stays) would stop while still improving;
+    relative to the decrease alone, a model that fits well would stop far
+    from its optimum (a random start removes almost all of the objective in
+    the first iterations).
     """
     if len(history) < 2:
         return False
-    return decrease <= tol * abs(history[-1])
+    total = max(history[0] - history[-1], 0.0)
+    return decrease <= tol * min(abs(history[-1]), total)
+
+
+def _extrapolate(F, prev, beta, unit):
+    """``F <- max(0, F + beta (F - prev))`` and ``prev <- F`` (before), in place.
+
+    Rows of a unit-norm mode are brought back to the unit sphere.
+    """
+    D = F - prev
+    np.copyto(prev, F)
+    D *= beta
+    F += D
+    np.maximum(F, 0, out=F)
+    if unit:
+        _renormalize_rows(F)
 
 
 def _renormalize_rows(Ft):
