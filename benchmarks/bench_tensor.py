@@ -275,7 +275,8 @@ def report(results, args):
              "`NonnegativeCP()` defaults (tol 1e-6)"], cp_rows)
         lines += ["", "Relative error = ‖T − model‖ / ‖T‖. nmfkit's time is read "
                   "off its per-iteration objective (free from the last MTTKRP) "
-                  "during one run of 200 iterations."]
+                  "during one run of at most 200 iterations (it stops earlier "
+                  "when an iteration makes no progress)."]
     m = results.get("missing")
     if m:
         lines += ["", "### 30% missing entries", ""]

@@ -66,7 +66,11 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
-from .hals import hals_sweep
+from .hals import _EXTRA_BETA0 as _BETA0
+from .hals import _EXTRA_ETA as _ETA
+from .hals import _EXTRA_GAMMA as _GAMMA
+from .hals import _EXTRA_GAMMA_MAX as _GAMMA_MAX
+from .hals import _INNER_EPS2, hals_sweep
 from .nnls import _batched_cd, _polish
 
 __all__ = [
@@ -84,12 +88,8 @@ __all__ = [
     "reconstruct",
 ]
 
-_BETA0 = 0.5
-_GAMMA = 1.05
-_GAMMA_MAX = 1.01
-_ETA = 1.5
+# the extrapolation schedule and the inner-sweep rule are the matrix HALS's
 _BALANCE_EVERY = 5
-_INNER_EPS2 = 0.1**2
 _MAX_INNER = 10
 
 
