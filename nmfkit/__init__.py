@@ -10,9 +10,13 @@ estimators:
 - :class:`NMFk` (with :class:`NMFkDisplay`): automatic rank selection by the
   stability of factors under perturbation;
 - :class:`SeNMF`, :class:`SeNMFk`: semantic topic models (documents x words
-  jointly with word co-occurrence), the number of topics chosen by NMFk.
+  jointly with word co-occurrence), the number of topics chosen by NMFk;
+- :class:`SemiNMF` (with :func:`collect_activations`): semi-NMF of mixed-sign
+  data such as neural-network activations into non-negative activations of
+  signed, optionally sparse features.
 """
 
+from .activations import SemiNMF, collect_activations
 from .decomposition import NMF, non_negative_factorization
 from .minibatch import MiniBatchNMF
 from .rank import NMFk, NMFkDisplay
@@ -27,6 +31,8 @@ __all__ = [
     "NMFkDisplay",
     "SeNMF",
     "SeNMFk",
+    "SemiNMF",
+    "collect_activations",
     "non_negative_factorization",
     "__version__",
 ]
