@@ -23,12 +23,12 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._core.nnls import nnls
 from ._core.semi import (
     fit_semi,
     heldout_score_semi,
     init_semi,
     n_keep,
+    nnls_semi,
     semi_objective,
 )
 
@@ -267,7 +267,7 @@ class SemiNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         # the exact NNLS answer for the final features, computed as transform
         # computes it (a warm start from the fitted G can end elsewhere when
         # the features are nearly collinear)
-        G = nnls(X, F)
+        G = nnls_semi(X, F)
         if self.verbose:
             print(f"SemiNMF: {n_iter} iterations in {time.perf_counter() - t0:.3f} s")
         if n_iter == self.max_iter and self.tol > 0:
@@ -301,7 +301,7 @@ class SemiNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        return nnls(X, self.components_.astype(X.dtype, copy=False))
+        return nnls_semi(X, self.components_.astype(X.dtype, copy=False))
 
     def inverse_transform(self, X):
         """Map activations back to the data space.

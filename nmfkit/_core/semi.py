@@ -67,6 +67,7 @@ __all__ = [
     "heldout_score_semi",
     "init_semi",
     "n_keep",
+    "nnls_semi",
     "semi_objective",
     "winner_take_all",
 ]
@@ -143,7 +144,7 @@ def init_semi(X, k, init, *, random_state=None):
         G = np.full((m, k), 0.2, dtype=dtype)
         c = min(k, m)
         if c >= 2 and np.ptp(X, axis=0).max(initial=0.0) > 0:
-            labels = KMeans(n_clusters=c, n_init=1, max_iter=100,
+            labels = KMeans(n_clusters=c, n_init=1, max_iter=30,
                             random_state=rng.randint(np.iinfo(np.int32).max)
                             ).fit_predict(X)
         else:
@@ -469,6 +470,34 @@ def fit_semi(X, G, *, update="hals", tol=1e-4, max_iter=200, ridge=1e-6, l1=0.0,
     F, C, n_iter, _ = _iterate(_Exact(X), Gt, F, C, n_done=n_iter,
                                history=history, **kw)
     return np.ascontiguousarray(Gt.T), F, n_iter, history, lam
+
+
+# --------------------------------------------------------------------------
+# transform
+# --------------------------------------------------------------------------
+def nnls_semi(X, F, *, tol=1e-4, max_sweeps=200):
+    r"""Exact :math:`\min_{G \ge 0} \|X - GF\|_F` for a fixed ``F`` of any sign.
+
+    HALS sweeps on the Gram matrices (``F X^T`` once, then cheap sweeps)
+    until the violation of a sweep is at most ``tol`` times the first one,
+    then :func:`nmfkit._core.nnls.nnls` from there: its exact support solve
+    makes each row's answer independent of the other rows, and the warm
+    start saves most of its (per-row) coordinate descent.
+    """
+    k = F.shape[0]
+    if X.shape[0] == 0 or k == 0:
+        return np.zeros((X.shape[0], k), dtype=F.dtype)
+    A = np.dot(F, X.T)
+    B = np.dot(F, F.T)
+    Gt = np.zeros((k, X.shape[0]), dtype=F.dtype)
+    v0 = hals_sweep(Gt, A, B)
+    for _ in range(max_sweeps - 1):
+        if hals_sweep(Gt, A, B) <= tol * v0:
+            break
+    # the warm start is close: a few dozen sweeps before the polish are
+    # plenty (in float32 the nnls stopping rule may never hold and would
+    # run its 1000 sweeps)
+    return nnls(X, F, W=np.ascontiguousarray(Gt.T), max_iter=50)
 
 
 # --------------------------------------------------------------------------
