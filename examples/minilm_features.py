@@ -124,7 +124,7 @@ def load_minilm():
     return tokenizer, model
 
 
-def context(tokens, pos, width=4):
+def context(tokens, pos, width=6):
     """The token at ``pos`` in brackets, with ``width`` tokens either side."""
     left = tokens[max(0, pos - width):pos]
     right = tokens[pos + 1:pos + 1 + width]

@@ -294,12 +294,17 @@ def _F_step(F, C, R, ridge, l1, keep, max_inner):
 # --------------------------------------------------------------------------
 # G step
 # --------------------------------------------------------------------------
-def _G_step_hals(Gt, A, B, max_inner):
+def _while_it_pays(sweep, Gt, max_inner):
+    """Run ``sweep()`` (updating ``Gt`` in place) up to ``max_inner`` times.
+
+    Stops once a sweep changes ``Gt`` by at most 0.1 times the first sweep
+    (squared norms; Gillis & Glineur), or at once if the first changes nothing.
+    """
     prev = np.empty_like(Gt)
     d1 = None
     for _ in range(max_inner):
         np.copyto(prev, Gt)
-        hals_sweep(Gt, A, B)
+        sweep()
         np.subtract(prev, Gt, out=prev)
         d = float(np.vdot(prev, prev))
         if d1 is None:
@@ -309,38 +314,34 @@ def _G_step_hals(Gt, A, B, max_inner):
         elif d <= _INNER_EPS2 * d1:
             break
     return Gt
+
+
+def _G_step_hals(Gt, A, B, max_inner):
+    """HALS sweeps of the core (exact coordinate minimisation)."""
+    return _while_it_pays(lambda: hals_sweep(Gt, A, B), Gt, max_inner)
 
 
 def _G_step_mu(Gt, A, B, max_inner):
     """Ding-Li-Jordan multiplicative rule, repeated on the same products."""
     Ap, An = np.maximum(A, 0), np.maximum(-A, 0)
     Bp, Bn = np.maximum(B, 0), np.maximum(-B, 0)
-    prev = np.empty_like(Gt)
     num = np.empty_like(Gt)
     den = np.empty_like(Gt)
-    d1 = None
-    for _ in range(max_inner):
-        np.copyto(prev, Gt)
+
+    def sweep():
         np.dot(Bn, Gt, out=num)
-        num += Ap
+        np.add(num, Ap, out=num)
         np.dot(Bp, Gt, out=den)
-        den += An
-        # 0/0 keeps the entry; x/0 with x > 0 cannot happen for a
-        # non-degenerate B (a zero denominator means the row of B^+ and A^-
-        # vanish, then the entry is left as it is too)
+        np.add(den, An, out=den)
+        # a zero denominator (B^+ G)_ti = 0 needs G_it = 0 (which the rule
+        # cannot move) or a zero feature F_t (then the numerator is 0 too):
+        # the entry is left as it is
         np.divide(num, den, out=num, where=den > 0)
         num[den <= 0] = 1.0
         np.sqrt(num, out=num)
-        Gt *= num
-        np.subtract(prev, Gt, out=prev)
-        d = float(np.vdot(prev, prev))
-        if d1 is None:
-            d1 = d
-            if d == 0.0:
-                break
-        elif d <= _INNER_EPS2 * d1:
-            break
-    return Gt
+        np.multiply(Gt, num, out=Gt)
+
+    return _while_it_pays(sweep, Gt, max_inner)
 
 
 # --------------------------------------------------------------------------
