@@ -26,7 +26,7 @@ Cases:
 
 Usage (from the repository root)::
 
-    python benchmarks/bench_seminmf.py            # both cases, writes docs/benchmarks.md
+    python benchmarks/bench_seminmf.py          # both cases, writes docs/benchmarks.md
     python benchmarks/bench_seminmf.py --quick    # small sizes, writes nothing
 """
 
@@ -249,7 +249,8 @@ def main():
         if "b" in cases:
             X = minilm(args.quick)
             if X is not None:
-                results.append(run_case("(b) MiniLM layer 3", X, 10 if args.quick else 50))
+                k = 10 if args.quick else 50
+                results.append(run_case("(b) MiniLM layer 3", X, k))
     if not args.quick and not args.no_write and results:
         path = update_doc_section("bench_seminmf", report(results, args.blas_threads))
         print(f"\nwrote {path}")

@@ -164,7 +164,8 @@ def main():
                    random_state=0, max_iter=300)
     G = snmf.fit_transform(X)
     explained = 1 - snmf.reconstruction_err_**2 / np.linalg.norm(X) ** 2
-    print(f"SemiNMF: {N_FEATURES} features, each {np.count_nonzero(snmf.components_[0])}"
+    n_neurons = np.count_nonzero(snmf.components_[0])
+    print(f"SemiNMF: {N_FEATURES} features, each {n_neurons}"
           f" neurons (winner-take-all {WTA_FRACTION:.0%}), {snmf.n_iter_} iterations, "
           f"{time.perf_counter() - t1:.1f} s, {explained:.1%} of the sum of squares "
           "explained\n")

@@ -453,7 +453,8 @@ def collect_activations(model, module, batches, *, mask_key="attention_mask",
         ) from exc
     for name, obj in (("model", model), ("module", module)):
         if not isinstance(obj, torch.nn.Module):
-            raise TypeError(f"{name} must be a torch.nn.Module; got {type(obj).__name__}.")
+            raise TypeError(
+                f"{name} must be a torch.nn.Module; got {type(obj).__name__}.")
     recorded = []
 
     def hook(mod, inputs, output):
@@ -488,7 +489,8 @@ def collect_activations(model, module, batches, *, mask_key="attention_mask",
                             and tuple(mask.shape) == tuple(out.shape[:2])):
                         out = out[mask.to(out.device) != 0]
                     out = out.reshape(-1, out.shape[-1]) if out.dim() else out.reshape(1, 1)
-                    chunks.append(out.to(torch.float32).cpu().numpy().astype(dtype, copy=False))
+                    out = out.to(torch.float32).cpu().numpy()
+                    chunks.append(out.astype(dtype, copy=False))
     finally:
         handle.remove()
     if not chunks:
