@@ -10,13 +10,16 @@ estimators:
 - :class:`NMFk` (with :class:`NMFkDisplay`): automatic rank selection by the
   stability of factors under perturbation;
 - :class:`SeNMF`, :class:`SeNMFk`: semantic topic models (documents x words
-  jointly with word co-occurrence), the number of topics chosen by NMFk.
+  jointly with word co-occurrence), the number of topics chosen by NMFk;
+- :class:`SSNMF`: structured sparse NMF for hyperspectral unmixing (pixels x
+  bands; abundances and endmember spectra), tools in :mod:`nmfkit.unmixing`.
 """
 
 from .decomposition import NMF, non_negative_factorization
 from .minibatch import MiniBatchNMF
 from .rank import NMFk, NMFkDisplay
 from .text import SeNMF, SeNMFk
+from .unmixing import SSNMF
 
 __version__ = "0.1.0"
 
@@ -27,6 +30,7 @@ __all__ = [
     "NMFkDisplay",
     "SeNMF",
     "SeNMFk",
+    "SSNMF",
     "non_negative_factorization",
     "__version__",
 ]

@@ -35,7 +35,8 @@ from threadpoolctl import threadpool_limits
 
 from ._core.align import cosine_similarity_matrix, match_components
 from ._core.graph import fit_graph_nmf, knn_affinity, spatial_affinity
-from ._core.heldout import heldout_score
+from ._core.heldout import _split_dense, heldout_score
+from ._core.losses import wh_at
 from ._core.nnls import nnls
 from ._core.simplex import simplex_lstsq
 
@@ -607,9 +608,11 @@ class SSNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             warnings.warn(
                 f"SSNMF: {n_neg} negative reflectance(s) in X (min {X.min():.3g}) "
                 "were clipped to zero (negative='clip').", UserWarning)
-            X = np.maximum(X, 0)
+            X = np.ascontiguousarray(np.maximum(X, 0))
+        elif self.normalize:
+            X = np.array(X, order="C", copy=True)
         else:
-            X = np.array(X, order="C", copy=self.normalize)
+            X = np.ascontiguousarray(X)
         if self.normalize:
             norms = np.sqrt(np.einsum("ij,ij->i", X, X))
             X /= np.where(norms > 0, norms, 1)[:, None]
@@ -809,13 +812,18 @@ class SSNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def score(self, X, y=None):
         """Held-out-entry score of the endmembers (higher is better).
 
-        The bi-cross-validation score of the foundation
-        (:func:`nmfkit._core.heldout.heldout_score`, as :meth:`nmfkit.NMF.score`):
-        a fixed random 20 % of the entries of the (normalised) pixels is
-        hidden, the abundances are fitted on the rest with ``components_``
-        fixed, and the score is minus the mean squared error on the hidden
-        entries. It peaks near the right number of endmembers, so
-        ``GridSearchCV`` over ``n_components`` works.
+        The bi-cross-validation score of the foundation (as
+        :meth:`nmfkit.NMF.score`, :mod:`nmfkit._core.heldout`): a fixed random
+        20 % of the entries of the (normalised) pixels is hidden, the
+        abundances are fitted on the visible entries with ``components_``
+        fixed -- here with the model's own sum-to-one row and L1 term, i.e.
+        :meth:`transform` on the visible entries -- and the score is minus the
+        mean squared error of the prediction of the hidden entries. The same
+        entries are hidden for every model, so ``GridSearchCV`` over
+        ``n_components`` compares the numbers of endmembers fairly: the score
+        peaks near the right one. (Without the sum-to-one row, the
+        regularised endmembers of too many components keep improving an
+        unconstrained fit a little, and the peak flattens out.)
 
         Parameters
         ----------
@@ -829,4 +837,23 @@ class SSNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         X = self._prepare(X, reset=False)
         M = self.components_.astype(X.dtype, copy=False)
-        return heldout_score(X, M, beta=2.0, fraction=0.2, random_state=0)
+        delta = self.sum_to_one_weight_
+        if not delta:
+            return heldout_score(X, M, beta=2.0, fraction=0.2, random_state=0,
+                                 l1=self.mu_)
+        rng = np.random.RandomState(0)
+        X_vis, visible, rows, cols, values, _ = _split_dense(X, None, 0.2, rng)
+        if rows.size == 0:
+            return 0.0
+        m, n = X.shape
+        Xa = np.empty((m, n + 1), dtype=X.dtype)
+        Xa[:, :n] = X_vis
+        Xa[:, n] = delta
+        Ma = np.empty((M.shape[0], n + 1), dtype=X.dtype)
+        Ma[:, :n] = M
+        Ma[:, n] = delta
+        observed = np.ones((m, n + 1), dtype=bool)
+        observed[:, :n] = visible
+        A = nnls(Xa, Ma, observed=observed, l1=self.mu_)
+        pred = wh_at(A, M, rows, cols)
+        return -float(np.mean((np.asarray(values, dtype=np.float64) - pred) ** 2))

@@ -7,4 +7,6 @@ downloads data (the shared research sets live in ``../shared/data`` beside the
 repository, see its README).
 """
 
-__all__ = []
+from .hyperspectral import load_mat_scene, load_samson, make_hyperspectral_scene
+
+__all__ = ["load_mat_scene", "load_samson", "make_hyperspectral_scene"]

@@ -66,7 +66,7 @@ def make_hyperspectral_scene(n_rows=40, n_cols=40, n_bands=100, n_endmembers=4, 
     are set to zero and each pixel is renormalised to sum to one. With
     ``pure_pixels`` a 3 x 3 patch of pure pixels is planted for each
     endmember (where its field peaks); without, every abundance is shrunk
-    toward the pixel mean so that no pixel is purer than 0.8.
+    toward the uniform mixture (``0.8 a + 0.2 / k``): no pixel is pure.
 
     Pixels are returned in row-major order (see the module notes).
 
