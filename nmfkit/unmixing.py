@@ -267,9 +267,10 @@ def abundance_rmse(reference, estimated, *, reference_endmembers=None,
     >>> import numpy as np
     >>> from nmfkit.unmixing import abundance_rmse
     >>> ref = np.array([[1.0, 0.0], [0.5, 0.5]])
-    >>> per, overall = abundance_rmse(ref, ref[:, ::-1] * 0 + [[0.0, 1.0], [0.5, 0.5]])
-    >>> round(overall, 6)
-    0.0
+    >>> est = np.array([[0.0, 0.9], [0.5, 0.5]])  # columns swapped, one error
+    >>> per, overall = abundance_rmse(ref, est)
+    >>> per.round(4).tolist(), round(overall, 4)
+    ([0.0707, 0.0], 0.05)
     """
     ref = check_array(reference, dtype=np.float64, input_name="reference")
     est = check_array(estimated, dtype=np.float64, input_name="estimated")
