@@ -38,7 +38,7 @@ from ._core.graph import fit_graph_nmf, knn_affinity, spatial_affinity
 from ._core.heldout import _split_dense, heldout_score
 from ._core.losses import wh_at
 from ._core.nnls import nnls
-from ._core.simplex import simplex_lstsq
+from ._core.simplex import augment, simplex_lstsq
 
 __all__ = [
     "SSNMF",
@@ -425,7 +425,7 @@ class SSNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
       trades the sum of the row against the fit.
     * :math:`\delta`: the sum-to-one constraint, enforced softly by
       augmenting ``X`` and ``M`` with a column of ``delta`` (the rows then
-      sum to one within about ``1 / (1 + delta^2 / |m|^2)``;
+      sum to one within about ``|m|^2 / delta^2``, ~1e-3 by default;
       ``sum_to_one=False`` drops it).
     * :math:`\tau`: the minimum-dispersion term (Huck et al. 2010) pulls the
       endmembers toward the mean pixel :math:`\bar x`; without it the
@@ -437,7 +437,7 @@ class SSNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     ``d`` the mean degree of the graph: ``lam = 0.1 e / d`` (the graph term
     of a pixel is a tenth of the curvature of its data term),
     ``mu = 0.01 e``, ``tau = 0.03 n_pixels / k`` (3 % of the weight of the
-    pixels of an average endmember), ``delta^2 = 10 e``.
+    pixels of an average endmember), ``delta^2 = 100 e``.
 
     With ``normalize=True`` (default) every pixel is first scaled to unit
     Euclidean norm, so that dark pixels (water, shadow) weigh as much as bright
@@ -653,7 +653,8 @@ class SSNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                              "affinities must be non-negative.")
         S.setdiag(0)
         S.eliminate_zeros()
-        if abs(S - S.T).max() > 1e-12 * max(abs(S).max(), 1e-300) if S.nnz else False:
+        asymmetric = S.nnz and abs(S - S.T).max() > 1e-12 * abs(S).max()
+        if asymmetric:
             warnings.warn("The precomputed affinity is not symmetric; using "
                           "(S + S^T) / 2.", UserWarning)
             S = ((S + S.T) * 0.5).tocsr()
@@ -680,14 +681,7 @@ class SSNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         delta = self.sum_to_one_weight_
         if not delta:
             return nnls(X, M, l1=self.mu_)
-        m, n = X.shape
-        Xa = np.empty((m, n + 1), dtype=X.dtype)
-        Xa[:, :n] = X
-        Xa[:, n] = delta
-        Ma = np.empty((M.shape[0], n + 1), dtype=X.dtype)
-        Ma[:, :n] = M
-        Ma[:, n] = delta
-        return nnls(Xa, Ma, l1=self.mu_)
+        return nnls(augment(X, delta), augment(M, delta, X.dtype), l1=self.mu_)
 
     def _fit(self, X):
         """Graph, weights, initialisation and the core fit; sets attributes."""
@@ -846,15 +840,9 @@ class SSNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         X_vis, visible, rows, cols, values, _ = _split_dense(X, None, 0.2, rng)
         if rows.size == 0:
             return 0.0
-        m, n = X.shape
-        Xa = np.empty((m, n + 1), dtype=X.dtype)
-        Xa[:, :n] = X_vis
-        Xa[:, n] = delta
-        Ma = np.empty((M.shape[0], n + 1), dtype=X.dtype)
-        Ma[:, :n] = M
-        Ma[:, n] = delta
-        observed = np.ones((m, n + 1), dtype=bool)
-        observed[:, :n] = visible
-        A = nnls(Xa, Ma, observed=observed, l1=self.mu_)
+        # the sum-to-one column is always visible
+        observed = augment(visible, True)
+        A = nnls(augment(X_vis, delta), augment(M, delta), observed=observed,
+                 l1=self.mu_)
         pred = wh_at(A, M, rows, cols)
         return -float(np.mean((np.asarray(values, dtype=np.float64) - pred) ** 2))

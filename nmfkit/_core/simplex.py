@@ -26,7 +26,21 @@ import numpy as np
 
 from .nnls import nnls
 
-__all__ = ["simplex_lstsq"]
+__all__ = ["simplex_lstsq", "augment"]
+
+
+def augment(F, value, dtype=None):
+    """``[F, value]``: ``F`` (m, n) with a constant column appended (m, n + 1).
+
+    The sum-to-one row of ``X`` and ``M``: with ``X_aug = augment(X, delta)``
+    and ``M_aug = augment(M, delta)``, ``|X_aug - A M_aug|^2 = |X - AM|^2 +
+    delta^2 |1 - A 1|^2``.
+    """
+    m, n = F.shape
+    out = np.empty((m, n + 1), dtype=F.dtype if dtype is None else dtype)
+    out[:, :n] = F
+    out[:, n] = value
+    return out
 
 
 def _kkt_solve(G, C, P):
@@ -76,13 +90,7 @@ def simplex_lstsq(X, M, *, weight=None, max_iter=None):
     G = np.dot(M64, M64.T)
     if weight is None:
         weight = 10.0 * np.sqrt(max(float(np.trace(G)) / k, np.finfo(np.float64).tiny))
-    Xa = np.empty((m, n + 1))
-    Xa[:, :n] = X64
-    Xa[:, n] = weight
-    Ma = np.empty((k, n + 1))
-    Ma[:, :n] = M64
-    Ma[:, n] = weight
-    A0 = nnls(Xa, Ma)
+    A0 = nnls(augment(X64, weight), augment(M64, weight))
     C = np.dot(X64, M64.T)
     # batched active set, started from the support of the augmented solution
     P = A0 > 0
