@@ -445,10 +445,11 @@ class SSNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     abundances then describe the shapes of the spectra, and
     ``components_`` / ``inverse_transform`` are on the unit-norm scale.
 
-    Updates: the endmembers by the shared HALS sweep of the core, the
-    abundances by HALS column updates with the Laplacian term (one sparse
-    product per column, a majorised step that never increases the
-    objective); ``objective_`` holds the objective after every iteration.
+    Updates: the endmembers by the shared HALS sweep of the core; the
+    abundances by an exact per-pixel ``k x k`` non-negative least-squares
+    step on a separable majoriser of the Laplacian term (``L <= 2D``; one
+    sparse product ``S @ A`` per step). Neither step increases the
+    objective; ``objective_`` holds it after every iteration.
     Initialisation: :func:`vca` endmembers (or random pixels) and
     their sum-to-one non-negative least-squares abundances.
 

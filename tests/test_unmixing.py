@@ -282,7 +282,7 @@ def test_gridsearch_picks_the_planted_number_of_endmembers():
                                        random_state=3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        search = GridSearchCV(SSNMF(random_state=0, max_iter=100),
+        search = GridSearchCV(SSNMF(random_state=0),
                               {"n_components": [2, 3, 4, 5, 6]}, cv=3)
         search.fit(X)
     assert abs(search.best_params_["n_components"] - 4) <= 1, \
