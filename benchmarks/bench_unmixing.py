@@ -197,37 +197,33 @@ def main():
     levels = ["clean", "20 dB"] if args.quick else ["clean", "30 dB", "20 dB"]
     snr = {"clean": None, "30 dB": 30.0, "20 dB": 20.0}
 
+    def scan(label, scenes, keep=None):
+        """Evaluate every method on ``(seed, X, A, M, shape)`` scenes; summarize."""
+        runs = {name: [] for name, _ in METHODS}
+        for seed, X, A, M, image_shape in scenes:
+            out = evaluate(X, A, M, image_shape, seed, keep=keep)
+            for name, v in out.items():
+                runs[name].append(v)
+            print(f"{label} seed {seed}: " + ", ".join(
+                f"{n} {v[0]:.2f}/{v[1]:.4f}/{v[2]:.1f}s" for n, v in out.items()),
+                flush=True)
+        return summarize(runs)
+
     results, keep = {}, {}
+    gen_levels = ["30 dB", "20 dB"]
+    gen_results = {}
+    gshape = (40, 50) if args.quick else (60, 80)
     with threadpool_limits(limits=1, user_api="blas"):
         for lvl in levels:
-            runs = {name: [] for name, _ in METHODS}
-            for s in range(1 if lvl == "clean" else seeds):
-                X = add_noise(X0, snr[lvl], s)
-                out = evaluate(X, A_ref, M_ref, shape, s,
-                               keep=keep if lvl == "clean" else None)
-                for name, v in out.items():
-                    runs[name].append(v)
-                print(f"Samson {lvl} seed {s}: " + ", ".join(
-                    f"{n} {v[0]:.2f}/{v[1]:.4f}/{v[2]:.1f}s" for n, v in out.items()),
-                    flush=True)
-            results[lvl] = summarize(runs)
-
-        gen_levels = ["30 dB", "20 dB"]
-        gen_results = {}
-        gshape = (40, 50) if args.quick else (60, 80)
+            scenes = ((s, add_noise(X0, snr[lvl], s), A_ref, M_ref, shape)
+                      for s in range(1 if lvl == "clean" else seeds))
+            results[lvl] = scan(f"Samson {lvl}", scenes,
+                                keep=keep if lvl == "clean" else None)
         for lvl in gen_levels:
-            runs = {name: [] for name, _ in METHODS}
-            for s in range(seeds):
-                Xg, Ag, Mg = make_hyperspectral_scene(
-                    *gshape, n_bands=120, n_endmembers=6, snr=snr[lvl], shading=0.3,
-                    random_state=10 + s)
-                out = evaluate(Xg, Ag, Mg, gshape, s)
-                for name, v in out.items():
-                    runs[name].append(v)
-                print(f"generated {lvl} seed {10 + s}: " + ", ".join(
-                    f"{n} {v[0]:.2f}/{v[1]:.4f}/{v[2]:.1f}s" for n, v in out.items()),
-                    flush=True)
-            gen_results[lvl] = summarize(runs)
+            scenes = ((s, *make_hyperspectral_scene(
+                *gshape, n_bands=120, n_endmembers=6, snr=snr[lvl], shading=0.3,
+                random_state=10 + s), gshape) for s in range(seeds))
+            gen_results[lvl] = scan(f"generated {lvl}", scenes)
 
     ss_times = [results[lvl]["SS-NMF"][5] for lvl in levels]
     clean_sad = results["clean"]["SS-NMF"][0]
