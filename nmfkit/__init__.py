@@ -16,6 +16,8 @@ estimators:
 - :class:`SemiNMF` (with :func:`collect_activations`): semi-NMF of mixed-sign
   data such as neural-network activations into non-negative activations of
   signed, optionally sparse features.
+- :class:`SSNMF`: structured sparse NMF for hyperspectral unmixing (pixels x
+  bands; abundances and endmember spectra), tools in :mod:`nmfkit.unmixing`.
 """
 
 from .activations import SemiNMF, collect_activations
@@ -24,6 +26,7 @@ from .minibatch import MiniBatchNMF
 from .rank import NMFk, NMFkDisplay
 from .tensor import PANTHER, NonnegativeCP
 from .text import SeNMF, SeNMFk
+from .unmixing import SSNMF
 
 __version__ = "0.1.0"
 
@@ -38,6 +41,7 @@ __all__ = [
     "SeNMFk",
     "SemiNMF",
     "collect_activations",
+    "SSNMF",
     "non_negative_factorization",
     "__version__",
 ]

@@ -101,3 +101,24 @@ def test_minilm_features_example(monkeypatch, capsys, tmp_path):
     for t in range(k):
         assert f"feature {t:2d}: " in out
     assert "[[" in out  # tokens shown in their context
+
+
+@pytest.mark.slow
+def test_unmix_samson_example(monkeypatch, capsys, tmp_path, shared_data_dir):
+    if not (shared_data_dir / "hyperspectral" / "samson" / "Samson.mat").is_file():
+        pytest.skip("Samson.mat not found in the shared data "
+                    "(hyperspectral/samson)")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NMFKIT_DATA", str(shared_data_dir))
+    namespace = _run_example("unmix_samson.py", monkeypatch)
+    out = capsys.readouterr().out
+    summary = namespace["summary"]
+    sad, rmse = summary["SS-NMF"]
+    assert np.isfinite([sad, rmse]).all(), out
+    # the subsampled scene: SS-NMF's endmembers within a few degrees, and
+    # closer than VCA's
+    assert sad < 4 and sad < summary["VCA + FCLS"][0], out
+    A = namespace["A_ss"]
+    assert A.min() >= 0 and np.abs(A.sum(axis=1) - 1).max() < 0.02
+    if namespace.get("plt") is not None:
+        assert (tmp_path / "unmix_samson.png").is_file()

@@ -7,6 +7,12 @@ downloads data (the shared research sets live in ``../shared/data`` beside the
 repository, see its README).
 """
 
+from .hyperspectral import load_mat_scene, load_samson, make_hyperspectral_scene
 from .pathways import make_pathway_cohort
 
-__all__ = ["make_pathway_cohort"]
+__all__ = [
+    "load_mat_scene",
+    "load_samson",
+    "make_hyperspectral_scene",
+    "make_pathway_cohort",
+]
