@@ -10,12 +10,15 @@ estimators:
 - :class:`NMFk` (with :class:`NMFkDisplay`): automatic rank selection by the
   stability of factors under perturbation;
 - :class:`SeNMF`, :class:`SeNMFk`: semantic topic models (documents x words
-  jointly with word co-occurrence), the number of topics chosen by NMFk.
+  jointly with word co-occurrence), the number of topics chosen by NMFk;
+- :class:`NBMF`: nonnegative/binary factorization of rating matrices for
+  recommendation (binary item features found by QUBO solvers).
 """
 
 from .decomposition import NMF, non_negative_factorization
 from .minibatch import MiniBatchNMF
 from .rank import NMFk, NMFkDisplay
+from .recommend import NBMF
 from .text import SeNMF, SeNMFk
 
 __version__ = "0.1.0"
@@ -23,6 +26,7 @@ __version__ = "0.1.0"
 __all__ = [
     "NMF",
     "MiniBatchNMF",
+    "NBMF",
     "NMFk",
     "NMFkDisplay",
     "SeNMF",

@@ -5,6 +5,10 @@ factors that made it, so that tests and examples can check recovery. Loaders
 (``load_*``) read a real data set from an explicit path; nmfkit never ships or
 downloads data (the shared research sets live in ``../shared/data`` beside the
 repository, see its README).
+
+- :func:`load_movielens`: MovieLens 100k ratings and their canonical folds.
 """
 
-__all__ = []
+from .movielens import load_movielens
+
+__all__ = ["load_movielens"]
