@@ -290,7 +290,9 @@ class NBMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 )
             if not finite.all():
                 raise ValueError("Input X contains infinity or a value too large.")
-        check_nonnegative(X, "NBMF (input X)")
+        with warnings.catch_warnings():  # an all-NaN X (only cold users) is valid
+            warnings.simplefilter("ignore", RuntimeWarning)
+            check_nonnegative(X, "NBMF (input X)")
         if sp.issparse(X) and mask is None:
             X = sp.csr_matrix(X)
             X.sum_duplicates()

@@ -252,11 +252,13 @@ def solve_anneal(Q, *, init=None, num_reads=4, n_sweeps=100, beta_range=(1.0, 50
     R = max(1, int(num_reads))
     if c == 0 or k == 0:
         return np.zeros((c, k)), np.zeros(c)
-    S = (rng.random_sample((R, c, k)) < 0.5).astype(np.float64)
+    # layout (k, R, c): the bit being flipped is a contiguous (R, c) slab
+    S = (rng.random_sample((k, R, c)) < 0.5).astype(np.float64)
     if init is not None:
-        S[0] = np.asarray(init, dtype=np.float64)
-    F = d[None] + np.einsum("rcb,cab->rca", S, C)  # local fields d + C s
-    E = 0.5 * np.einsum("rca,rca->rc", S, d[None] + F)
+        S[:, 0, :] = np.asarray(init, dtype=np.float64).T
+    Ck = np.ascontiguousarray(np.transpose(C, (1, 2, 0)))  # Ck[a] = C[:, a, :].T, (k, c)
+    F = d.T[:, None, :] + np.einsum("brc,cab->arc", S, C)  # local fields d + C s
+    E = 0.5 * np.einsum("arc,arc->rc", S, d.T[:, None, :] + F)
     best_S = S.copy()
     best_E = E.copy()
     scale = np.abs(d) + np.abs(C).sum(axis=2)
@@ -266,35 +268,76 @@ def solve_anneal(Q, *, init=None, num_reads=4, n_sweeps=100, beta_range=(1.0, 50
     n_greedy = min(n_sweeps, max(2, n_sweeps // 10))
     n_hot = n_sweeps - n_greedy
     betas = np.geomspace(beta_range[0], beta_range[1], n_hot) if n_hot else np.zeros(0)
-    Ct = np.ascontiguousarray(np.swapaxes(C, 0, 1))  # (k, c, k): row a of every C
     for sweep in range(n_sweeps):
         greedy = sweep >= n_hot
         if not greedy:
             inv_T = (betas[sweep] / scale)[None, :]  # (1, c)
             U = rng.random_sample((k, R, c))
         for a in range(k):
-            s_a = S[:, :, a]
-            flip_sign = 1.0 - 2.0 * s_a  # +1 turns the bit on, -1 off
-            delta = flip_sign * F[:, :, a]
+            flip_sign = 1.0 - 2.0 * S[a]  # +1 turns the bit on, -1 off
+            delta = flip_sign * F[a]
             if greedy:
                 accept = delta < 0
             else:
-                accept = (delta <= 0) | (U[a] < np.exp(-np.maximum(delta, 0) * inv_T))
+                accept = U[a] < np.exp(-np.maximum(delta, 0.0) * inv_T)
             if not accept.any():
                 continue
             ds = np.where(accept, flip_sign, 0.0)
-            S[:, :, a] += ds
+            S[a] += ds
             E += np.where(accept, delta, 0.0)
-            F += ds[:, :, None] * Ct[a][None, :, :]
+            F += Ck[a][:, None, :] * ds[None]
         better = E < best_E
         if better.any():
             best_E = np.where(better, E, best_E)
-            best_S[better] = S[better]
+            best_S[:, better] = S[:, better]
+    best_S = np.ascontiguousarray(np.transpose(best_S, (1, 2, 0)))  # (R, c, k)
+    _pair_descent(best_S, d, C)
+    best_E = qubo_energy(Q, best_S)
     r = best_E.argmin(axis=0)
     cols = np.arange(c)
     S_out = best_S[r, cols]
     E_out = qubo_energy(Q, S_out)  # exact, free of the drift of the running sums
     return _keep_init(Q, S_out, E_out, init)
+
+
+def _pair_descent(S, d, C, max_rounds=None):
+    """Greedy descent over single and pair flips, in place on states ``S`` (r, c, k).
+
+    Each round applies, in every state, the single or double flip that lowers
+    the energy most (if any): the energy change of flipping bits ``a`` and
+    ``b`` together is ``D_a + D_b + C_ab s'_a s'_b`` with ``D`` the single-flip
+    changes and ``s' = 1 - 2 s``. Stops when no state improves; every state is
+    then a local minimum for moves of one or two bits.
+    """
+    r, c, k = S.shape
+    if k == 0 or c == 0:
+        return S
+    flat_S = S.reshape(r * c, k)
+    item = np.tile(np.arange(c), r)
+    idx = np.arange(k)
+    live = np.arange(r * c)
+    thresh = 1e-12 * (np.abs(d).max(axis=1) + np.abs(C).max(axis=(1, 2)) + 1e-300)
+    for _ in range(k * k if max_rounds is None else max_rounds):
+        if live.size == 0:
+            break
+        sub = flat_S[live]
+        j = item[live]
+        Cl = C[j]
+        sigma = 1.0 - 2.0 * sub
+        delta = sigma * (d[j] + np.einsum("lab,lb->la", Cl, sub))
+        D2 = delta[:, :, None] + delta[:, None, :] + Cl * sigma[:, :, None] * sigma[:, None, :]
+        D2[:, idx, idx] = delta
+        D2 = D2.reshape(live.size, k * k)
+        move = D2.argmin(axis=1)
+        improve = D2[np.arange(live.size), move] < -thresh[j]
+        a, b = np.divmod(move[improve], k)
+        rows = live[improve]
+        flat_S[rows, a] = 1.0 - flat_S[rows, a]
+        pair = a != b
+        flat_S[rows[pair], b[pair]] = 1.0 - flat_S[rows[pair], b[pair]]
+        live = rows
+    S[...] = flat_S.reshape(r, c, k)
+    return S
 
 
 # --------------------------------------------------------------------------
