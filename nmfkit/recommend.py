@@ -161,6 +161,9 @@ class NBMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     cold_start_weights_ : ndarray of shape (n_components,)
         Weights given to a user without any rating: the mean of the weights
         of the training users who rated something.
+    item_n_ratings_ : ndarray of shape (n_features,)
+        Number of training ratings of each item (breaks ties in
+        :meth:`recommend`).
     ridge_ : float
         The ridge :math:`\lambda` used (``alpha`` times the mean number of
         ratings per user); :meth:`transform` and :meth:`score` use it too.
@@ -390,6 +393,7 @@ class NBMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.n_components_ = k
         self.n_iter_ = n_iter
         self.user_weights_ = W.copy()
+        self.item_n_ratings_ = np.asarray(observed_counts(X, observed, axis=0))
         return W
 
     # ------------------------------------------------------------- transform
@@ -493,8 +497,10 @@ class NBMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         Returns
         -------
         items : ndarray of int of shape (n_samples, n)
-            Item indices, best first (ties: lower index first); ``-1`` pads
-            the rows of users who have fewer than ``n`` unrated items.
+            Item indices, best first; ``-1`` pads the rows of users who have
+            fewer than ``n`` unrated items. With binary features many items
+            share a predicted rating: ties go to the item with more training
+            ratings (``item_n_ratings_``), then to the lower index.
         """
         check_is_fitted(self)
         if not isinstance(n, Integral) or isinstance(n, bool) or n < 1:
@@ -515,7 +521,8 @@ class NBMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 scores[:] = -np.inf
             else:
                 scores[observed[start:stop]] = -np.inf
-            order = np.argsort(-scores, axis=1, kind="stable")[:, :n]
+            popularity = np.broadcast_to(-self.item_n_ratings_, scores.shape)
+            order = np.lexsort((popularity, -scores), axis=1)[:, :n]
             best = np.take_along_axis(scores, order, axis=1)
             order[~np.isfinite(best)] = -1
             out[start:stop, :order.shape[1]] = order

@@ -303,11 +303,13 @@ def test_predict_ratings_recommend_and_transform():
     users, items = np.nonzero(np.ones_like(X))
     pred = model.predict_ratings(users, items)
     np.testing.assert_allclose(pred, np.clip(full[users, items], lo, hi))
+    np.testing.assert_array_equal(model.item_n_ratings_, np.sum(~np.isnan(X), axis=0))
     top = model.recommend(X, n=5)
     assert top.shape == (40, 5)
     for u in range(40):
         unrated = np.flatnonzero(np.isnan(X[u]))
-        expected = unrated[np.argsort(-full[u, unrated], kind="stable")][:5]
+        counts = model.item_n_ratings_[unrated]
+        expected = unrated[np.lexsort((-counts, -full[u, unrated]))][:5]
         got = top[u][top[u] >= 0]
         np.testing.assert_array_equal(got, expected)
         assert np.all(top[u][len(expected):] == -1)
