@@ -187,7 +187,7 @@ def qubo_section(ml, k=12, num_reads=4, n_sweeps=100):
     except ImportError:
         print("dwave-samplers not installed: its row is skipped")
     X = ml.data
-    ridge = NBMF().alpha * X.nnz / np.count_nonzero(np.diff(X.indptr))
+    ridge = NBMF().alpha * k * X.nnz / np.count_nonzero(np.diff(X.indptr))
     H = binary_start(X, "stored", k, l2=ridge, random_state=0)
     solver = _ComparingSolver(num_reads, n_sweeps, sampler=sampler)
     _, _, n_iter, _ = fit_nbmf(X, None, H, observed="stored", l2=ridge, solve=solver,
@@ -291,8 +291,11 @@ def report(args, folds, results, k_grid, alpha_grid, qubo, memory, exact_k):
     lines += _common.markdown_table(
         ["n_components", "RMSE", "MAE", "fit"],
         [[v, fmt(r), fmt(m), _common.fmt_seconds(t)] for v, r, m, t in k_grid])
-    lines += ["", "**Effect of the ridge `alpha`** (ridge_ = alpha x mean ratings per "
-              f"user, about {0.1 * 80000 / 943 / 0.1:.0f} x alpha here; {fold_names}):", ""]
+    k_default = NBMF().n_components
+    lines += ["", f"**Effect of the ridge `alpha`** (n_components={k_default}; ridge_ = "
+              "alpha x n_components x mean ratings per user, about "
+              f"{k_default * 80000 / 943:.0f} x alpha here; the default is "
+              f"{NBMF().alpha}; {fold_names}):", ""]
     lines += _common.markdown_table(
         ["alpha", "RMSE", "MAE", "fit"],
         [[v, fmt(r), fmt(m), _common.fmt_seconds(t)] for v, r, m, t in alpha_grid])
@@ -340,7 +343,8 @@ def main():
         results = comparison(folds, exact_k)
         grid_folds = folds if not args.quick else {1: folds[1]}
         ks = [4, 8, 12] if args.quick else [4, 6, 8, 10, 12, 16]
-        alphas = [0.03, 0.1, 0.3] if args.quick else [0.01, 0.03, 0.1, 0.2, 0.3, 1.0]
+        alphas = ([0.006, 0.0125, 0.025] if args.quick
+                  else [0.003, 0.006, 0.0125, 0.025, 0.05, 0.1])
         k_grid = grid(grid_folds, ks, lambda k: {"n_components": k})
         alpha_grid = grid(grid_folds, alphas, lambda a: {"alpha": a})
         qubo = qubo_section(folds[1])

@@ -283,7 +283,7 @@ def test_ridge_default_follows_ratings_per_user():
     X[0] = np.nan  # a user without ratings does not count
     model = NBMF(n_components=2, alpha=0.2, random_state=0).fit(X)
     n_rated = np.sum(~np.isnan(X))
-    assert model.ridge_ == pytest.approx(0.2 * n_rated / 29)
+    assert model.ridge_ == pytest.approx(0.2 * 2 * n_rated / 29)
     # the same rule on a rescaled rating matrix gives the same factors, scaled
     scaled = NBMF(n_components=2, alpha=0.2, random_state=0).fit(10 * X)
     np.testing.assert_array_equal(model.components_, scaled.components_)

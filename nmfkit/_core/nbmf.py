@@ -85,7 +85,7 @@ def item_qubos(XT, W, obsT):
 
 
 def binary_start(X, observed, k, *, init="nmf", l2=0.0, random_state=None,
-                 max_iter=50):
+                 max_iter=30):
     """A binary ``H`` (k, n) to start the alternation from.
 
     ``init="random"``: independent fair bits. ``init="nmf"``: the rounding of
