@@ -145,7 +145,7 @@ class NBMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     num_reads : int, default=4
         Independent annealing chains per item (``'anneal'``), or the
         ``num_reads`` passed to a sampler.
-    n_sweeps : int, default=100
+    n_sweeps : int, default=50
         Sweeps per annealing chain (``'anneal'`` only).
     max_iter : int, default=100
         Maximum number of iterations (H step then W step).
@@ -247,7 +247,7 @@ class NBMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         n_init=1,
         solver="anneal",
         num_reads=4,
-        n_sweeps=100,
+        n_sweeps=50,
         max_iter=100,
         tol=1e-4,
         random_state=None,

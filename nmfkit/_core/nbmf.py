@@ -37,7 +37,7 @@ __all__ = ["fit_nbmf", "binary_start", "nbmf_objective", "make_qubo_solver", "it
            "observed_counts", "fill_unobserved_items"]
 
 
-def make_qubo_solver(solver, *, num_reads=4, n_sweeps=100, random_state=None):
+def make_qubo_solver(solver, *, num_reads=4, n_sweeps=50, random_state=None):
     """A function ``(Q, init) -> (S, E)`` for ``'anneal'``, ``'exact'`` or a sampler."""
     if isinstance(solver, str) and solver == "exact":
         return lambda Q, init: solve_exact(Q, init=init)
@@ -109,16 +109,42 @@ def binary_start(X, observed, k, *, init="nmf", l2=0.0, random_state=None,
     return np.where(top > 0, H0 > 0.5 * top, bits).astype(X.dtype)
 
 
+_SOLVE_BUDGET = 1 << 22  # entries of the (items, k, k) QUBO batch handed to a solver
+
+
 def _h_step(XT, W, H, obsT, solve):
-    """New ``H``: each column the solver's answer, never worse than the old one."""
+    """New ``H``: each column the solver's answer, never worse than the old one.
+
+    The QUBOs of consecutive chunks of items are gathered into one batch of
+    at most ``_SOLVE_BUDGET`` entries before the solver is called, so that a
+    vectorised solver works on as many items at once as memory allows.
+    """
     H_new = H.copy()
+    k = H.shape[0]
+    batch, cols = [], []
+    size = 0
+
+    def flush():
+        if not batch:
+            return
+        Q = np.concatenate(batch)
+        j = np.concatenate(cols)
+        S, _ = solve(Q, H[:, j].T.astype(np.float64))
+        H_new[:, j] = S.T
+        batch.clear()
+        cols.clear()
+
     for start, stop, Q in item_qubos(XT, W, obsT):
         live = np.flatnonzero(np.abs(Q).reshape(Q.shape[0], -1).max(axis=1) > 0)
         if live.size == 0:
             continue
-        init = H[:, start + live].T.astype(np.float64)
-        S, _ = solve(Q[live], init)
-        H_new[:, start + live] = S.T
+        if size + live.size * k * k > _SOLVE_BUDGET:
+            flush()
+            size = 0
+        batch.append(Q[live])
+        cols.append(start + live)
+        size += live.size * k * k
+    flush()
     return H_new
 
 

@@ -206,7 +206,7 @@ def solve_exact(Q, *, init=None, low_bits=10):
 # --------------------------------------------------------------------------
 # simulated annealing
 # --------------------------------------------------------------------------
-def solve_anneal(Q, *, init=None, num_reads=4, n_sweeps=100, beta_range=(1.0, 50.0),
+def solve_anneal(Q, *, init=None, num_reads=4, n_sweeps=100, beta_range=(1.0, 1000.0),
                  random_state=None):
     r"""Simulated annealing on every QUBO of the batch at once.
 
@@ -234,7 +234,7 @@ def solve_anneal(Q, *, init=None, num_reads=4, n_sweeps=100, beta_range=(1.0, 50
         Independent chains per problem.
     n_sweeps : int, default=100
         Sweeps per chain (the last ``max(2, n_sweeps // 10)`` are greedy).
-    beta_range : (float, float), default=(1.0, 50.0)
+    beta_range : (float, float), default=(1.0, 1000.0)
         Inverse temperatures at the first and the last annealed sweep, in
         units of ``1 / r_j``.
     random_state : int, RandomState instance or None
@@ -253,7 +253,9 @@ def solve_anneal(Q, *, init=None, num_reads=4, n_sweeps=100, beta_range=(1.0, 50
     if c == 0 or k == 0:
         return np.zeros((c, k)), np.zeros(c)
     # layout (k, R, c): the bit being flipped is a contiguous (R, c) slab
-    S = (rng.random_sample((k, R, c)) < 0.5).astype(np.float64)
+    # a fast generator (ziggurat exponentials) seeded from random_state
+    gen = np.random.default_rng(rng.randint(0, 2**31 - 1))
+    S = (gen.random((k, R, c)) < 0.5).astype(np.float64)
     if init is not None:
         S[:, 0, :] = np.asarray(init, dtype=np.float64).T
     Ck = np.ascontiguousarray(np.transpose(C, (1, 2, 0)))  # Ck[a] = C[:, a, :].T, (k, c)
@@ -268,24 +270,26 @@ def solve_anneal(Q, *, init=None, num_reads=4, n_sweeps=100, beta_range=(1.0, 50
     n_greedy = min(n_sweeps, max(2, n_sweeps // 10))
     n_hot = n_sweeps - n_greedy
     betas = np.geomspace(beta_range[0], beta_range[1], n_hot) if n_hot else np.zeros(0)
+    sigma = 1.0 - 2.0 * S  # +1: flipping turns the bit on, -1: off
+    ds = np.empty((R, c))
+    buf = np.empty((k, R, c))
     for sweep in range(n_sweeps):
         greedy = sweep >= n_hot
         if not greedy:
-            inv_T = (betas[sweep] / scale)[None, :]  # (1, c)
-            U = rng.random_sample((k, R, c))
+            # Metropolis: accept iff delta < -T log(u), u uniform in (0, 1]
+            threshold = gen.standard_exponential((k, R, c), dtype=np.float32)
+            threshold *= (scale / betas[sweep]).astype(np.float32)[None, None, :]
         for a in range(k):
-            flip_sign = 1.0 - 2.0 * S[a]  # +1 turns the bit on, -1 off
-            delta = flip_sign * F[a]
-            if greedy:
-                accept = delta < 0
-            else:
-                accept = U[a] < np.exp(-np.maximum(delta, 0.0) * inv_T)
+            delta = sigma[a] * F[a]
+            accept = delta < (0.0 if greedy else threshold[a])
             if not accept.any():
                 continue
-            ds = np.where(accept, flip_sign, 0.0)
+            np.multiply(sigma[a], accept, out=ds)  # change of s_a (0 where refused)
             S[a] += ds
-            E += np.where(accept, delta, 0.0)
-            F += Ck[a][:, None, :] * ds[None]
+            E += delta * accept
+            sigma[a] -= 2.0 * ds
+            np.multiply(Ck[a][:, None, :], ds[None], out=buf)
+            F += buf
         better = E < best_E
         if better.any():
             best_E = np.where(better, E, best_E)
