@@ -33,6 +33,7 @@ research use only, never copied into the repository.
 
 import argparse
 import os
+import pickle
 import sys
 import time
 import warnings
@@ -107,7 +108,8 @@ def run_surprise(ml, name):
 
     X = ml.data.tocoo()
     df = pd.DataFrame({"u": X.row, "i": X.col, "r": X.data})
-    trainset = Dataset.load_from_df(df, Reader(rating_scale=(1, 5))).build_full_trainset()
+    dataset = Dataset.load_from_df(df, Reader(rating_scale=(1, 5)))
+    trainset = dataset.build_full_trainset()
     algo = (SVD if name == "SVD" else SurpriseNMF)(random_state=0)
     with _Timer() as fit:
         algo.fit(trainset)
@@ -144,8 +146,8 @@ def grid(folds, values, make_params):
         per = [run_nbmf(ml, **make_params(v))[:3] for ml in folds.values()]
         rmse, mae, t_fit = np.mean(per, axis=0)
         out.append((v, rmse, mae, t_fit))
-        print(f"grid {make_params(v)}: RMSE {rmse:.4f} MAE {mae:.4f} fit CPU {t_fit:.2f} s",
-              flush=True)
+        print(f"grid {make_params(v)}: RMSE {rmse:.4f} MAE {mae:.4f} "
+              f"fit CPU {t_fit:.2f} s", flush=True)
     return out
 
 
@@ -209,7 +211,8 @@ def qubo_section(ml, k=12):
         key = "anneal (warm)" if col == 1 else "anneal (cold)"
         table.append((name, E.size, hit.mean(), float(np.sum(E - E_exact)),
                       solver.times[key]))
-    table.insert(0, ("exact enumeration", E_exact.size, 1.0, 0.0, solver.times["exact"]))
+    table.insert(0, ("exact enumeration", E_exact.size, 1.0, 0.0,
+                     solver.times["exact"]))
     first_step = [(r[0], r[2], r[3]) for r in solver.rows[:1]]
     E0, Ec0, s0 = first_step[0]
     extra = {"first_step_cold_hit": float(np.mean(Ec0 <= E0 + s0)), "n_iter": n_iter,
@@ -287,7 +290,8 @@ def report(args, folds, results, k_grid, alpha_grid, qubo, memory, exact_k):
         f"* nmfkit masked NMF RMSE <= surprise SVD's: {fmt(nmf)} vs {fmt(svd)} -- "
         + ("**met**" if nmf <= svd else f"**not met** by {nmf - svd:.4f}") + ".",
         f"* one NBMF fit per fold under 10 s: slowest fold {nb_fit:.2f} s of CPU -- "
-        + ("**met**" if nb_fit < 10 else "**not met**") + f" in CPU time; {nb_wall:.2f} s "
+        + ("**met**" if nb_fit < 10 else "**not met**")
+        + f" in CPU time; {nb_wall:.2f} s "
         "wall-clock on this shared machine (see the load average); the ratio to "
         "surprise NMF's fit is the stable number.",
     ]
@@ -306,7 +310,8 @@ def report(args, folds, results, k_grid, alpha_grid, qubo, memory, exact_k):
         ["n_components", "RMSE", "MAE", "fit (CPU)"],
         [[v, fmt(r), fmt(m), _common.fmt_seconds(t)] for v, r, m, t in k_grid])
     k_default = NBMF().n_components
-    lines += ["", f"**Effect of the ridge `alpha`** (n_components={k_default}; ridge_ = "
+    lines += ["", "**Effect of the ridge `alpha`** "
+              f"(n_components={k_default}; ridge_ = "
               "alpha x n_components x mean ratings per user, about "
               f"{k_default * 80000 / 943:.0f} x alpha here; the default is "
               f"{NBMF().alpha}; mean over {grid_names}):", ""]
@@ -315,7 +320,8 @@ def report(args, folds, results, k_grid, alpha_grid, qubo, memory, exact_k):
         [[v, fmt(r), fmt(m), _common.fmt_seconds(t)] for v, r, m, t in alpha_grid])
     if qubo is not None:
         table, extra = qubo
-        lines += ["", "**QUBO solvers on the same item subproblems** (k=12, every H step "
+        lines += ["", "**QUBO solvers on the same item subproblems** "
+                  "(k=12, every H step "
                   f"of one NBMF fit on u1 with the default annealer (num_reads="
                   f"{NBMF().num_reads}, n_sweeps={NBMF().n_sweeps}): {extra['n_iter']} "
                   "H steps; energies "
@@ -347,6 +353,10 @@ def main():
                         help="print the results, do not write docs/")
     parser.add_argument("--exact-k", type=int, default=None,
                         help="n_components of the exact NBMF (default: NBMF's default)")
+    parser.add_argument("--save", default=None,
+                        help="pickle the measured sections to this file as they finish")
+    parser.add_argument("--load", default=None,
+                        help="reuse the sections pickled by --save (skip measuring them)")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     folder = data_folder()
@@ -355,16 +365,31 @@ def main():
     fold_ids = [1] if args.quick else [1, 2, 3, 4, 5]
     folds = {f: load_movielens(folder, fold=f) for f in fold_ids}
     exact_k = args.exact_k or NBMF().n_components
+    done = {}
+    if args.load:
+        with open(args.load, "rb") as f:
+            done = pickle.load(f)
+
+    def section(name, func):
+        if name not in done:
+            done[name] = func()
+            if args.save:
+                with open(args.save, "wb") as f:
+                    pickle.dump(done, f)
+        return done[name]
+
     with threadpool_limits(1):
-        results = comparison(folds, exact_k)
+        results = section("comparison", lambda: comparison(folds, exact_k))
         grid_folds = {f: folds[f] for f in folds if f <= (1 if args.quick else 2)}
         ks = [4, 8, 12] if args.quick else [4, 6, 8, 10, 12, 16]
         alphas = ([0.006, 0.0125, 0.025] if args.quick
                   else [0.003, 0.006, 0.0125, 0.025, 0.05])
-        k_grid = grid(grid_folds, ks, lambda k: {"n_components": k})
-        alpha_grid = grid(grid_folds, alphas, lambda a: {"alpha": a})
-        qubo = qubo_section(folds[1])
-        memory = memory_section(folds[1])
+        k_grid = section("k_grid", lambda: grid(grid_folds, ks,
+                                                lambda k: {"n_components": k}))
+        alpha_grid = section("alpha_grid", lambda: grid(grid_folds, alphas,
+                                                        lambda a: {"alpha": a}))
+        qubo = section("qubo", lambda: qubo_section(folds[1]))
+        memory = section("memory", lambda: memory_section(folds[1]))
     body = report(args, folds, results, k_grid, alpha_grid, qubo, memory, exact_k)
     print(body)
     if not args.no_write:

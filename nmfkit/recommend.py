@@ -352,7 +352,8 @@ class NBMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         """
         X, observed = self._validate_X(X, mask=mask, reset=True)
         k = self.n_components
-        if isinstance(self.solver, str) and self.solver == "exact" and k > _EXACT_MAX_BITS:
+        exact = isinstance(self.solver, str) and self.solver == "exact"
+        if exact and k > _EXACT_MAX_BITS:
             raise ValueError(
                 f"solver='exact' enumerates 2**n_components states per item; "
                 f"n_components={k} is above its limit of {_EXACT_MAX_BITS}. "
@@ -476,7 +477,8 @@ class NBMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                                   ("items", items, H.shape[1])):
             arr = np.asarray(value)
             if arr.size and not np.issubdtype(arr.dtype, np.integer):
-                raise TypeError(f"{name} must hold integer indices; got dtype {arr.dtype}.")
+                raise TypeError(
+                    f"{name} must hold integer indices; got dtype {arr.dtype}.")
             arr = arr.astype(np.intp)
             if arr.size and (arr.min() < 0 or arr.max() >= size):
                 raise ValueError(

@@ -33,8 +33,8 @@ from .losses import beta_divergence
 from .nnls import _RowProblems, nnls
 from .qubo import qubo_from_gram, solve_anneal, solve_exact, solve_sampler
 
-__all__ = ["fit_nbmf", "binary_start", "nbmf_objective", "make_qubo_solver", "item_qubos",
-           "observed_counts", "fill_unobserved_items"]
+__all__ = ["fit_nbmf", "binary_start", "nbmf_objective", "make_qubo_solver",
+           "item_qubos", "observed_counts", "fill_unobserved_items"]
 
 
 def make_qubo_solver(solver, *, num_reads=4, n_sweeps=50, random_state=None):

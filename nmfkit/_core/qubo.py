@@ -258,7 +258,7 @@ def solve_anneal(Q, *, init=None, num_reads=4, n_sweeps=100, beta_range=(1.0, 10
     S = (gen.random((k, R, c)) < 0.5).astype(np.float64)
     if init is not None:
         S[:, 0, :] = np.asarray(init, dtype=np.float64).T
-    Ck = np.ascontiguousarray(np.transpose(C, (1, 2, 0)))  # Ck[a] = C[:, a, :].T, (k, c)
+    Ck = np.ascontiguousarray(np.transpose(C, (1, 2, 0)))  # Ck[a] = C[:, a, :].T
     F = d.T[:, None, :] + np.einsum("brc,cab->arc", S, C)  # local fields d + C s
     E = 0.5 * np.einsum("arc,arc->rc", S, d.T[:, None, :] + F)
     best_S = S.copy()
@@ -329,7 +329,8 @@ def _pair_descent(S, d, C, max_rounds=None):
         Cl = C[j]
         sigma = 1.0 - 2.0 * sub
         delta = sigma * (d[j] + np.einsum("lab,lb->la", Cl, sub))
-        D2 = delta[:, :, None] + delta[:, None, :] + Cl * sigma[:, :, None] * sigma[:, None, :]
+        D2 = delta[:, :, None] + delta[:, None, :]
+        D2 += Cl * sigma[:, :, None] * sigma[:, None, :]
         D2[:, idx, idx] = delta
         D2 = D2.reshape(live.size, k * k)
         move = D2.argmin(axis=1)

@@ -27,7 +27,8 @@ def _read_ratings(path):
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise FileNotFoundError(f"cannot read MovieLens ratings file {path}: {exc}") from exc
+        raise FileNotFoundError(
+            f"cannot read MovieLens ratings file {path}: {exc}") from exc
     lines = raw.splitlines()
     while lines and not lines[-1].strip():
         lines.pop()
@@ -143,11 +144,13 @@ def load_movielens(path, fold=None):
     Examples
     --------
     >>> from nmfkit.datasets import load_movielens
-    >>> ml = load_movielens("../shared/data/movielens/ml-100k", fold=1)  # doctest: +SKIP
+    >>> path = "../shared/data/movielens/ml-100k"
+    >>> ml = load_movielens(path, fold=1)  # doctest: +SKIP
     >>> ml.data.shape, ml.data.nnz, ml.test.nnz  # doctest: +SKIP
     ((943, 1682), 80000, 20000)
     """
-    if fold is not None and (isinstance(fold, bool) or fold not in range(1, _N_FOLDS + 1)):
+    valid = range(1, _N_FOLDS + 1)
+    if fold is not None and (isinstance(fold, bool) or fold not in valid):
         raise ValueError(f"fold must be None or one of 1..{_N_FOLDS}; got {fold!r}.")
     path = Path(path)
     if not path.exists():
