@@ -288,8 +288,14 @@ def solve_anneal(Q, *, init=None, num_reads=4, n_sweeps=100, beta_range=(1.0, 10
             S[a] += ds
             E += delta * accept
             sigma[a] -= 2.0 * ds
-            np.multiply(Ck[a][:, None, :], ds[None], out=buf)
-            F += buf
+            flips = np.flatnonzero(accept)
+            if flips.size * 4 > accept.size:
+                np.multiply(Ck[a][:, None, :], ds[None], out=buf)
+                F += buf
+            else:  # few flips (cool sweeps): update only the flipped chains
+                item = flips % c
+                F2 = F.reshape(k, R * c)
+                F2[:, flips] += Ck[a][:, item] * ds.ravel()[flips]
         better = E < best_E
         if better.any():
             best_E = np.where(better, E, best_E)
