@@ -34,6 +34,7 @@ research use only, never copied into the repository.
 import argparse
 import os
 import pickle
+import re
 import sys
 import time
 import warnings
@@ -243,11 +244,12 @@ def fmt(v, digits=4):
     return f"{v:.{digits}f}"
 
 
-def report(args, folds, results, k_grid, alpha_grid, qubo, memory, exact_k):
+def report(args, folds, results, k_grid, alpha_grid, qubo, memory, exact_k, meta):
     fold_names = ", ".join(f"u{f}" for f in folds)
+    command = re.sub(r" --(save|load) \S+", "", _common.command_line())
     lines = [
-        f"Command: `{_common.command_line()}` ({_common.utc_now()}; load average "
-        f"{_common.load_average()}; one BLAS thread; every model in the same process "
+        f"Command: `{command}` ({meta['when']}; load average at the end "
+        f"{meta['load']}; one BLAS thread; every model in the same process "
         "on the same folds).",
         "",
         f"**Test error on the canonical folds {fold_names}** (mean over folds; "
@@ -390,7 +392,10 @@ def main():
                                                         lambda a: {"alpha": a}))
         qubo = section("qubo", lambda: qubo_section(folds[1]))
         memory = section("memory", lambda: memory_section(folds[1]))
-    body = report(args, folds, results, k_grid, alpha_grid, qubo, memory, exact_k)
+        meta = section("meta", lambda: {"when": _common.utc_now(),
+                                        "load": _common.load_average()})
+    body = report(args, folds, results, k_grid, alpha_grid, qubo, memory, exact_k,
+                  meta)
     print(body)
     if not args.no_write:
         header = ("## NBMF on MovieLens 100k (`bench_nbmf.py`)\n\nSee "
