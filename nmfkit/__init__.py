@@ -18,12 +18,15 @@ estimators:
   signed, optionally sparse features.
 - :class:`SSNMF`: structured sparse NMF for hyperspectral unmixing (pixels x
   bands; abundances and endmember spectra), tools in :mod:`nmfkit.unmixing`.
+- :class:`NBMF`: nonnegative/binary factorization of rating matrices for
+  recommendation (binary item features found by QUBO solvers).
 """
 
 from .activations import SemiNMF, collect_activations
 from .decomposition import NMF, non_negative_factorization
 from .minibatch import MiniBatchNMF
 from .rank import NMFk, NMFkDisplay
+from .recommend import NBMF
 from .tensor import PANTHER, NonnegativeCP
 from .text import SeNMF, SeNMFk
 from .unmixing import SSNMF
@@ -33,6 +36,7 @@ __version__ = "0.1.0"
 __all__ = [
     "NMF",
     "MiniBatchNMF",
+    "NBMF",
     "NMFk",
     "NMFkDisplay",
     "NonnegativeCP",

@@ -122,3 +122,22 @@ def test_unmix_samson_example(monkeypatch, capsys, tmp_path, shared_data_dir):
     assert A.min() >= 0 and np.abs(A.sum(axis=1) - 1).max() < 0.02
     if namespace.get("plt") is not None:
         assert (tmp_path / "unmix_samson.png").is_file()
+
+
+@pytest.mark.slow
+def test_movielens_recommend_example(monkeypatch, capsys, shared_data_dir):
+    if not (shared_data_dir / "movielens" / "ml-100k" / "u.data").is_file():
+        pytest.skip("ml-100k not found in the shared data")
+    namespace = _run_example("movielens_recommend.py", monkeypatch)
+    out = capsys.readouterr().out
+    model = namespace["model"]
+    assert set(np.unique(model.components_)) <= {0.0, 1.0}
+    # NBMF predicts the held-out ratings of u1 better than both baselines
+    assert namespace["test_rmse"] < min(namespace["baselines"].values()), out
+    assert namespace["test_rmse"] < 1.0, out
+    top = namespace["top"]
+    X = namespace["X"]
+    for user, items in zip(namespace["users"], top):
+        assert len(set(items.tolist())) == len(items)
+        assert X[user, items].nnz == 0  # only unrated movies are recommended
+    assert "recommended" in out

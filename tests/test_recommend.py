@@ -1,0 +1,401 @@
+"""NBMF (nmfkit.recommend) and its QUBO solvers (nmfkit._core.qubo, _core.nbmf)."""
+
+import itertools
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy.optimize import linear_sum_assignment
+from sklearn.model_selection import GridSearchCV
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from nmfkit import NBMF
+from nmfkit._core.nbmf import (
+    _h_step,
+    _transposed,
+    binary_start,
+    fit_nbmf,
+    make_qubo_solver,
+    nbmf_objective,
+)
+from nmfkit._core.nnls import nnls
+from nmfkit._core.qubo import (
+    qubo_energy,
+    qubo_from_gram,
+    solve_anneal,
+    solve_exact,
+    solve_sampler,
+)
+
+
+# ------------------------------------------------------------------ helpers
+def planted(m=60, n=30, k=3, missing=0.0, noise=0.0, seed=0):
+    """Ratings ``W @ H`` with W >= 0 and binary H; NaN = unrated."""
+    rng = np.random.RandomState(seed)
+    W = rng.uniform(0.5, 2.0, (m, k))
+    H = (rng.rand(k, n) < 0.5).astype(float)
+    H[np.arange(k), rng.choice(n, k, replace=False)] = 1.0  # no empty feature
+    X = W @ H + noise * rng.randn(m, n)
+    X = np.maximum(X, 0)
+    if missing:
+        X[rng.rand(m, n) < missing] = np.nan
+    return X, W, H
+
+
+def match_rows(H_true, H_fit):
+    """Permutation of the rows of H_fit closest (Hamming) to those of H_true."""
+    cost = np.abs(H_true[:, None, :] - H_fit[None, :, :]).sum(axis=2)
+    rows, cols = linear_sum_assignment(cost)
+    return cols, cost[rows, cols].sum()
+
+
+def brute_force(Q):
+    k = Q.shape[-1]
+    states = np.array(list(itertools.product([0.0, 1.0], repeat=k)))
+    E = np.einsum("sa,cab,sb->cs", states, Q, states)
+    return E.min(axis=1)
+
+
+class RecordingSampler:
+    """A dimod-style sampler: records every QUBO, answers by brute force."""
+
+    def __init__(self, answer="best"):
+        self.calls = []
+        self.answer = answer
+
+    def sample_qubo(self, Q, num_reads=1):
+        self.calls.append((dict(Q), num_reads))
+        k = 1 + max(max(key) for key in Q)
+        Qm = np.zeros((k, k))
+        for (a, b), v in Q.items():
+            Qm[a, b] += v
+        states = list(itertools.product([0, 1], repeat=k))
+        energies = [np.array(s) @ Qm @ np.array(s) for s in states]
+        if self.answer == "best":
+            chosen = [states[int(np.argmin(energies))]]
+        else:  # the worst state: the solver must not accept it
+            chosen = [states[int(np.argmax(energies))]]
+        return _SampleSet([{a: v for a, v in enumerate(s)} for s in chosen])
+
+
+class _SampleSet:
+    def __init__(self, samples):
+        self._samples = samples
+
+    def samples(self):
+        return list(self._samples)
+
+
+# -------------------------------------------------- scikit-learn compliance
+@parametrize_with_checks(
+    [
+        NBMF(n_components=3, random_state=0),
+        NBMF(n_components=2, solver="exact", init="random", random_state=0),
+    ]
+)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+# -------------------------------------------------------------- QUBO core
+@pytest.mark.parametrize("k", [1, 2, 5, 8, 11, 13])
+def test_exact_matches_brute_force(k):
+    rng = np.random.RandomState(k)
+    Q = rng.randn(40, k, k)
+    S, E = solve_exact(Q, low_bits=4)  # forces the Gray-code part for k > 4
+    np.testing.assert_allclose(E, brute_force(Q), atol=1e-10)
+    np.testing.assert_allclose(qubo_energy(Q, S), E, atol=1e-10)
+    assert set(np.unique(S)) <= {0.0, 1.0}
+
+
+@pytest.mark.parametrize("k", [3, 6, 9])
+def test_annealer_matches_exact_on_small_qubos(k):
+    # binary least-squares QUBOs, as NBMF builds them
+    rng = np.random.RandomState(10 + k)
+    V = rng.uniform(0, 2, (300, 12, k))
+    x = rng.uniform(1, 5, (300, 12))
+    Q = qubo_from_gram(np.einsum("cia,cib->cab", V, V), np.einsum("cia,ci->ca", V, x))
+    _, E_exact = solve_exact(Q)
+    _, E_anneal = solve_anneal(Q, random_state=0)
+    hit = np.isclose(E_anneal, E_exact, rtol=1e-9, atol=1e-9)
+    assert hit.mean() == 1.0, f"annealer missed {np.sum(~hit)} of {hit.size} optima"
+    assert np.all(E_anneal >= E_exact - 1e-9)
+
+
+def test_qubo_from_gram_is_binary_least_squares():
+    rng = np.random.RandomState(0)
+    V = rng.rand(7, 4)
+    x = rng.rand(7)
+    Q = qubo_from_gram((V.T @ V)[None], (V.T @ x)[None])
+    assert np.allclose(np.tril(Q[0], -1), 0)
+    for s in itertools.product([0.0, 1.0], repeat=4):
+        s = np.array(s)
+        assert np.isclose(qubo_energy(Q, s[None])[0] + x @ x, np.sum((x - V @ s) ** 2))
+
+
+@pytest.mark.parametrize("solve", ["exact", "anneal", "sampler"])
+def test_solvers_never_return_worse_than_init(solve):
+    rng = np.random.RandomState(1)
+    Q = rng.randn(50, 5, 5)
+    _, E_best = solve_exact(Q)
+    init = np.zeros((50, 5))
+    init[np.arange(50) % 2 == 0] = 1.0
+    if solve == "exact":
+        S, E = solve_exact(Q, init=init)
+    elif solve == "anneal":
+        S, E = solve_anneal(Q, init=init, num_reads=1, n_sweeps=1, random_state=0)
+    else:
+        S, E = solve_sampler(Q, RecordingSampler(answer="worst"), init=init)
+        np.testing.assert_array_equal(S, init)  # every worst answer is refused
+    assert np.all(E <= qubo_energy(Q, init) + 1e-12)
+    assert np.all(E >= E_best - 1e-9)
+
+
+def test_sampler_stub_receives_the_item_qubos():
+    X, W_true, _ = planted(m=12, n=6, k=3, missing=0.3, seed=3)
+    Xo = np.where(np.isnan(X), 0, X)
+    observed = ~np.isnan(X)
+    rng = np.random.RandomState(0)
+    W = rng.rand(12, 3)
+    H = np.zeros((3, 6))
+    sampler = RecordingSampler()
+    XT, obsT = _transposed(Xo, observed)
+    _h_step(XT, W, H, obsT, make_qubo_solver(sampler, num_reads=7))
+    assert len(sampler.calls) == 6
+    for j, (qdict, num_reads) in enumerate(sampler.calls):
+        assert num_reads == 7
+        raters = observed[:, j]
+        Wr, x = W[raters], Xo[raters, j]
+        for a in range(3):
+            assert qdict[(a, a)] == pytest.approx(np.sum(Wr[:, a] * (Wr[:, a] - 2 * x)))
+            for b in range(a + 1, 3):
+                assert qdict[(a, b)] == pytest.approx(2 * np.sum(Wr[:, a] * Wr[:, b]))
+        assert set(qdict) == {(a, b) for a in range(3) for b in range(a, 3)}
+
+
+def test_sampler_stub_fit_equals_exact_fit():
+    X, _, _ = planted(m=25, n=8, k=2, missing=0.2, noise=0.1, seed=4)
+    sampler = RecordingSampler()
+    with_stub = NBMF(n_components=2, solver=sampler, random_state=0).fit(X)
+    exact = NBMF(n_components=2, solver="exact", random_state=0).fit(X)
+    assert len(sampler.calls) >= X.shape[1]
+    np.testing.assert_array_equal(with_stub.components_, exact.components_)
+    np.testing.assert_allclose(with_stub.user_weights_, exact.user_weights_)
+
+
+def test_real_dimod_sampler_plugs_in():
+    samplers = pytest.importorskip(
+        "dwave.samplers", reason="dwave-samplers (the 'qubo' extra) is not installed")
+    X, _, _ = planted(m=20, n=8, k=2, missing=0.2, seed=5)
+    model = NBMF(n_components=2, solver=samplers.SimulatedAnnealingSampler(),
+                 num_reads=5, max_iter=5, random_state=0).fit(X)
+    assert set(np.unique(model.components_)) <= {0.0, 1.0}
+    assert np.isfinite(model.reconstruction_err_)
+
+
+# ------------------------------------------------------------ the NBMF fit
+@pytest.mark.parametrize("missing", [0.0, 0.3])
+@pytest.mark.parametrize("solver", ["exact", "anneal"])
+def test_planted_factors_are_recovered(missing, solver):
+    X, W_true, H_true = planted(m=60, n=30, k=3, missing=missing, seed=2)
+    model = NBMF(n_components=3, alpha=1e-8, solver=solver, n_init=3,
+                 random_state=0)
+    W = model.fit_transform(X)
+    perm, distance = match_rows(H_true, model.components_)
+    assert distance == 0, model.components_
+    np.testing.assert_allclose(W[:, perm], W_true, rtol=1e-3, atol=1e-3)
+    # the unrated entries are predicted
+    full = W_true @ H_true
+    np.testing.assert_allclose(model.inverse_transform(W), full, rtol=1e-3, atol=1e-3)
+
+
+def test_sparse_and_dense_inputs_agree():
+    X, _, _ = planted(m=40, n=20, k=3, missing=0.4, noise=0.1, seed=6)
+    rows, cols = np.nonzero(~np.isnan(X))
+    Xs = sp.csr_matrix((X[rows, cols], (rows, cols)), shape=X.shape)
+    dense = NBMF(n_components=3, solver="exact", random_state=0).fit(X)
+    sparse = NBMF(n_components=3, solver="exact", random_state=0).fit(Xs)
+    np.testing.assert_array_equal(dense.components_, sparse.components_)
+    np.testing.assert_allclose(dense.user_weights_, sparse.user_weights_, rtol=1e-6,
+                               atol=1e-8)
+    assert dense.ridge_ == pytest.approx(sparse.ridge_)
+
+
+def test_unobserved_entries_change_nothing():
+    X, _, _ = planted(m=40, n=20, k=3, missing=0.0, noise=0.1, seed=7)
+    mask = np.random.RandomState(0).rand(*X.shape) > 0.3
+    X_other = X.copy()
+    X_other[~mask] = 100.0 * np.random.RandomState(1).rand(np.sum(~mask))
+    X_nan = np.where(mask, X, np.nan)
+    fits = [NBMF(n_components=3, random_state=0).fit(Z, mask=M)
+            for Z, M in ((X, mask), (X_other, mask), (X_nan, None))]
+    # sparse X with a mask: stored values off the mask are ignored too
+    fits.append(NBMF(n_components=3, random_state=0).fit(sp.csr_matrix(X_other),
+                                                        mask=sp.csr_matrix(mask)))
+    for other in fits[1:]:
+        np.testing.assert_array_equal(fits[0].components_, other.components_)
+        np.testing.assert_allclose(fits[0].user_weights_, other.user_weights_,
+                                   rtol=1e-6, atol=1e-8)
+    W1 = fits[0].transform(X, mask=mask)
+    W2 = fits[0].transform(X_other, mask=mask)
+    np.testing.assert_allclose(W1, W2)
+
+
+@pytest.mark.parametrize("solver", ["anneal", "exact"])
+@pytest.mark.parametrize("init", ["random", "nmf"])
+def test_objective_never_rises(solver, init):
+    X, _, _ = planted(m=50, n=40, k=4, missing=0.5, noise=0.3, seed=8)
+    observed = ~np.isnan(X)
+    Xo = np.where(observed, X, 0)
+    l2 = 0.5
+    solve = make_qubo_solver(solver, num_reads=2, n_sweeps=20, random_state=0)
+    # every half step on its own: the H step (QUBOs) and the W step (NNLS)
+    H = binary_start(Xo, observed, 5, init=init, random_state=0)
+    W = nnls(Xo, H, observed=observed, l2=l2)
+    XT, obsT = _transposed(Xo, observed)
+    values = [nbmf_objective(Xo, W, H, observed, l2)]
+    for _ in range(8):
+        H = _h_step(XT, W, H, obsT, solve)
+        values.append(nbmf_objective(Xo, W, H, observed, l2))
+        W = nnls(Xo, H, W=W.copy(), observed=observed, l2=l2)
+        values.append(nbmf_objective(Xo, W, H, observed, l2))
+    steps = np.diff(values)
+    assert np.all(steps <= 1e-9 * values[0]), steps
+    assert steps.min() < 0  # the steps did move
+    # the driver: its history is the same kind of sequence, and it ends at the
+    # objective of the pair it returns
+    H0 = binary_start(Xo, observed, 5, init=init, random_state=0)
+    W, H, n_iter, history = fit_nbmf(Xo, None, H0, observed=observed, l2=l2,
+                                     solve=solve, max_iter=50, tol=0)
+    assert len(history) >= 3
+    assert np.all(np.diff(history) <= 0)
+    assert history[-1] == pytest.approx(nbmf_objective(Xo, W, H, observed, l2))
+    assert history[-1] <= values[0]
+
+
+def test_bad_sampler_answers_are_refused_and_objective_does_not_rise():
+    X, _, _ = planted(m=30, n=10, k=2, missing=0.3, noise=0.2, seed=9)
+    observed = ~np.isnan(X)
+    Xo = np.where(observed, X, 0)
+    H = binary_start(Xo, observed, 2, random_state=0)
+    W, H_out, n_iter, history = fit_nbmf(
+        Xo, None, H.copy(), observed=observed, l2=0.1,
+        solve=make_qubo_solver(RecordingSampler(answer="worst")), max_iter=10)
+    np.testing.assert_array_equal(H_out, H)  # nothing worse was accepted
+    assert n_iter == 1 and len(history) == 1
+
+
+@pytest.mark.slow
+def test_gridsearch_picks_the_planted_rank():
+    X, _, _ = planted(m=120, n=60, k=4, missing=0.3, noise=0.2, seed=11)
+    search = GridSearchCV(
+        NBMF(solver="exact", alpha=1e-3, random_state=0),
+        {"n_components": [1, 2, 3, 4, 5, 6, 7]}, cv=3)
+    search.fit(X)
+    assert abs(search.best_params_["n_components"] - 4) <= 1, search.cv_results_[
+        "mean_test_score"]
+
+
+def test_ridge_default_follows_ratings_per_user():
+    X, _, _ = planted(m=30, n=20, k=2, missing=0.5, seed=12)
+    X[0] = np.nan  # a user without ratings does not count
+    model = NBMF(n_components=2, alpha=0.2, random_state=0).fit(X)
+    n_rated = np.sum(~np.isnan(X))
+    assert model.ridge_ == pytest.approx(0.2 * 2 * n_rated / 29)
+    # the same rule on a rescaled rating matrix gives the same factors, scaled
+    scaled = NBMF(n_components=2, alpha=0.2, random_state=0).fit(10 * X)
+    np.testing.assert_array_equal(model.components_, scaled.components_)
+    np.testing.assert_allclose(10 * model.user_weights_, scaled.user_weights_,
+                               rtol=1e-6)
+
+
+# -------------------------------------------- predictions and recommendations
+def test_predict_ratings_recommend_and_transform():
+    X, _, _ = planted(m=40, n=25, k=3, missing=0.4, noise=0.2, seed=13)
+    model = NBMF(n_components=3, random_state=0)
+    W = model.fit_transform(X)
+    np.testing.assert_allclose(model.transform(X), W, rtol=1e-5, atol=1e-6)
+    full = model.inverse_transform(W)
+    lo, hi = model.rating_range_
+    assert (lo, hi) == (np.nanmin(X), np.nanmax(X))
+    users, items = np.nonzero(np.ones_like(X))
+    pred = model.predict_ratings(users, items)
+    np.testing.assert_allclose(pred, np.clip(full[users, items], lo, hi))
+    np.testing.assert_array_equal(model.item_n_ratings_, np.sum(~np.isnan(X), axis=0))
+    top = model.recommend(X, n=5)
+    assert top.shape == (40, 5)
+    for u in range(40):
+        unrated = np.flatnonzero(np.isnan(X[u]))
+        counts = model.item_n_ratings_[unrated]
+        expected = unrated[np.lexsort((-counts, -full[u, unrated]))][:5]
+        got = top[u][top[u] >= 0]
+        np.testing.assert_array_equal(got, expected)
+        assert np.all(top[u][len(expected):] == -1)
+    # float32 stays float32
+    model32 = NBMF(n_components=3, random_state=0).fit(X.astype(np.float32))
+    assert model32.components_.dtype == np.float32
+    assert model32.transform(X.astype(np.float32)).dtype == np.float32
+
+
+def test_users_and_items_without_ratings_get_finite_documented_answers():
+    X, _, _ = planted(m=30, n=12, k=2, missing=0.2, noise=0.1, seed=14)
+    X[:, 5] = np.nan  # an item nobody rated
+    X[3] = np.nan  # a user without ratings
+    model = NBMF(n_components=2, solver="exact", random_state=0).fit(X)
+    W = model.user_weights_
+    np.testing.assert_allclose(W[3], model.cold_start_weights_)
+    np.testing.assert_allclose(model.cold_start_weights_,
+                               np.delete(W, 3, axis=0).mean(axis=0))
+    pred_item = model.predict_ratings(np.arange(30), 5)
+    assert np.all(np.isfinite(pred_item))
+    # the unrated item's column is the best binary predictor of the mean rating
+    mean = np.nanmean(X)
+    Wa = np.delete(W, 3, axis=0)
+    errors = {s: np.sum((mean - Wa @ np.array(s)) ** 2)
+              for s in itertools.product([0.0, 1.0], repeat=2)}
+    best = min(errors, key=errors.get)
+    np.testing.assert_array_equal(model.components_[:, 5], best)
+    # transform of a user without any rating
+    W_new = model.transform(np.full((2, 12), np.nan))
+    np.testing.assert_allclose(W_new, np.tile(model.cold_start_weights_, (2, 1)))
+    assert np.all(np.isfinite(model.recommend(np.full((1, 12), np.nan), n=3)))
+
+
+# ---------------------------------------------------------------- bad input
+def test_bad_input_is_rejected_clearly():
+    X, _, _ = planted(m=20, n=10, k=2, missing=0.2, seed=15)
+    with pytest.raises(ValueError, match="Negative values"):
+        NBMF().fit(np.where(np.isnan(X), np.nan, X - 1.5))
+    with pytest.raises(ValueError, match="mask has shape"):
+        NBMF().fit(X, mask=np.ones((5, 5), dtype=bool))
+    with pytest.raises(ValueError, match="n_components"):
+        NBMF(n_components=0).fit(X)
+    with pytest.raises(TypeError, match="sample_qubo"):
+        NBMF(solver=object()).fit(X)
+    with pytest.raises(ValueError, match="solver"):
+        NBMF(solver="quantum").fit(X)
+    with pytest.raises(ValueError, match="above its limit"):
+        NBMF(n_components=21, solver="exact").fit(X)
+    with pytest.raises(ValueError, match="no rated entry"):
+        NBMF().fit(np.full((4, 3), np.nan))
+    Xs = sp.csr_matrix(np.nan_to_num(X))
+    Xs.data[0] = np.nan
+    with pytest.raises(ValueError, match="sparse and contains NaN"):
+        NBMF().fit(Xs)
+    model = NBMF(n_components=2, random_state=0).fit(X)
+    with pytest.raises(ValueError, match="users must be indices"):
+        model.predict_ratings([20], [0])
+    with pytest.raises(TypeError, match="integer"):
+        model.predict_ratings([0.5], [0])
+    with pytest.raises(ValueError, match="n must be a positive integer"):
+        model.recommend(X, n=0)
+    with pytest.raises(ValueError, match="features"):
+        model.transform(X[:, :5])
+
+
+def test_score_prefers_the_planted_rank_to_rank_one():
+    X, _, _ = planted(m=80, n=40, k=3, missing=0.3, noise=0.05, seed=16)
+    scores = {k: NBMF(n_components=k, solver="exact", alpha=1e-3, n_init=2,
+                      random_state=0).fit(X).score(X) for k in (1, 3)}
+    assert scores[3] > scores[1]
+    assert all(np.isfinite(s) and s <= 0 for s in scores.values())
