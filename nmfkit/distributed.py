@@ -33,7 +33,9 @@ Dask, and ``distributed`` for a cluster, are the optional extra
 ``nmfkit[dask]``; they are imported only when a Dask array is passed.
 """
 
+import contextlib
 import math
+import sys
 import warnings
 
 import numpy as np
@@ -226,16 +228,9 @@ def _w_out(state, transposed):
 
 
 def _sum_shares(*shares):
-    """Add the partial sums of several blocks (one node of the tree).
-
-    A block's share may come as the ``(W_b, share)`` its task returned: the
-    pass's outputs are not split by extra tasks (each task costs scheduler
-    latency on a cluster).
-    """
+    """Add the partial sums of several blocks (one node of the tree)."""
     out = {}
     for share in shares:
-        if isinstance(share, tuple):
-            share = share[1]
         for key, value in share.items():
             if value is None:
                 out.setdefault(key, None)
@@ -363,6 +358,22 @@ def _nnls_block(Xb, H, l1, l2, info=None, block_info=None):
 # --------------------------------------------------------------------------
 # the client side
 # --------------------------------------------------------------------------
+def _active_client(dask):
+    """The ``distributed.Client`` dask computes on now, or ``None``."""
+    if "distributed" not in sys.modules:
+        return None
+    from distributed import Client
+
+    client = getattr(dask.base.get_scheduler(), "__self__", None)
+    return client if isinstance(client, Client) else None
+
+
+def _pinned(dask, worker):
+    if worker is None:
+        return contextlib.nullcontext()
+    return dask.annotate(workers=[worker], allow_other_workers=True)
+
+
 class _Runner:
     """Runs passes over the blocks on whatever scheduler is active."""
 
@@ -370,6 +381,23 @@ class _Runner:
         self.dask, self.da = _import_dask()
         self.blocks = blocks
         self.n_passes = 0
+        self.client = _active_client(self.dask)
+
+    def placement(self):
+        """On a cluster, the worker holding each block ``X_b`` (if persisted).
+
+        Block tasks are pinned there, loosely (``allow_other_workers``: a
+        lost worker's blocks are recomputed elsewhere), so that ``W_b`` stays
+        beside ``X_b`` and work stealing does not move data blocks to balance
+        a pass. Blocks of an ``X`` read from a source at each pass are placed
+        by the scheduler (which moves the smaller ``W_b`` to them).
+        """
+        n = len(self.blocks.delayed)
+        if self.client is None:
+            return [None] * n
+        who = self.client.who_has()
+        return [min(who.get(xb.key) or (None,), key=str)
+                for xb in self.blocks.delayed]
 
     def shared(self, value):
         """One graph node for a client-side value all block tasks read."""
@@ -391,15 +419,20 @@ class _Runner:
         delayed = self.dask.delayed
         bl = self.blocks
         new_w, shares = [], []
+        where = self.placement()
         for i, xb in enumerate(bl.delayed):
             info = bl.info(i, check)
-            if returns_w:
-                out = delayed(func, pure=True)(xb, w_blocks[i], *args(info))
-                new_w.append(out)
-                shares.append(out)
-            else:
-                wb = () if w_blocks is None else (w_blocks[i],)
-                shares.append(delayed(func, pure=True)(xb, *wb, *args(info)))
+            with _pinned(self.dask, where[i]):
+                if returns_w:
+                    out = delayed(func, pure=True, nout=2)(xb, w_blocks[i],
+                                                           *args(info))
+                    # the state stays whole where it was computed (the next
+                    # pass runs there); only the small share travels
+                    new_w.append(out)
+                    shares.append(out[1])
+                else:
+                    wb = () if w_blocks is None else (w_blocks[i],)
+                    shares.append(delayed(func, pure=True)(xb, *wb, *args(info)))
         total = self.reduce(shares)
         persisted = self.dask.persist(*new_w, total)
         self.n_passes += 1

@@ -315,8 +315,8 @@ def test_local_cluster_survives_a_killed_worker(cluster, monkeypatch):
     X = planted(m=800)
     W0, H0 = start(X, 4)
     Xd = client.persist(da.from_array(X, chunks=(100, -1)))
-    ref = NMF(4, init="custom", max_iter=12, tol=0).fit(Xd, W=W0, H=H0)
-    Wr, Hr, _, _ = in_memory(X, W0, H0, "cd", 2, 0, 12)
+    ref = NMF(4, init="custom", max_iter=8, tol=0).fit(Xd, W=W0, H=H0)
+    Wr, Hr, _, _ = in_memory(X, W0, H0, "cd", 2, 0, 8)
     assert_close(ref.components_, Hr)
 
     run = nd._Runner.run
@@ -324,16 +324,16 @@ def test_local_cluster_survives_a_killed_worker(cluster, monkeypatch):
 
     def run_and_kill(self, *args, **kwargs):
         passes["n"] += 1
-        if passes["n"] == 6:  # mid-fit: W blocks persisted on both workers
+        if passes["n"] == 4:  # mid-fit: W blocks persisted on both workers
             victim = next(iter(cl.scheduler.workers.values()))
             assert victim.has_what, "the killed worker should hold blocks"
             os.kill(victim.pid, signal.SIGKILL)
         return run(self, *args, **kwargs)
 
     monkeypatch.setattr(nd._Runner, "run", run_and_kill)
-    est = NMF(4, init="custom", max_iter=12, tol=0)
+    est = NMF(4, init="custom", max_iter=8, tol=0)
     W = est.fit_transform(Xd, W=W0, H=H0)
-    assert passes["n"] > 6
+    assert passes["n"] > 4
     np.testing.assert_array_equal(est.components_, ref.components_)
     assert_close(W.compute(), Wr)
 
