@@ -42,6 +42,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
+from threadpoolctl import threadpool_limits
 
 from ._core.hals import _ExactProducts, _masked_half, hals_sweep
 from ._core.losses import beta_divergence
@@ -382,6 +383,14 @@ class _Runner:
         self.blocks = blocks
         self.n_passes = 0
         self.client = _active_client(self.dask)
+        # The local threaded scheduler runs several block tasks at once in
+        # this process: one BLAS thread each, or they oversubscribe the cores
+        # (10x slower on a loaded 2-core machine). Worker processes of
+        # distributed already get one BLAS thread per worker thread.
+        import dask.threaded
+
+        scheduler = self.dask.base.get_scheduler()  # None: delayed's default, threads
+        self.limit_blas = self.client is None and scheduler in (None, dask.threaded.get)
 
     def placement(self):
         """On a cluster, the worker holding each block ``X_b`` (if persisted).
@@ -434,9 +443,11 @@ class _Runner:
                     wb = () if w_blocks is None else (w_blocks[i],)
                     shares.append(delayed(func, pure=True)(xb, *wb, *args(info)))
         total = self.reduce(shares)
-        persisted = self.dask.persist(*new_w, total)
+        with (threadpool_limits(1, user_api="blas") if self.limit_blas
+              else contextlib.nullcontext()):
+            persisted = self.dask.persist(*new_w, total)
+            result = self.dask.compute(persisted[-1])[0]
         self.n_passes += 1
-        result = self.dask.compute(persisted[-1])[0]
         if bl.nan_blocks is None and "nan_blocks" in result:
             bl.nan_blocks = result["nan_blocks"]
         return list(persisted[:-1]), result

@@ -371,3 +371,24 @@ def test_nmfk_through_joblib_dask_backend_chooses_the_in_memory_rank(cluster,
     np.testing.assert_allclose(est.silhouettes_["components_min"],
                                ref.silhouettes_["components_min"], rtol=1e-6)
     assert len(scattered) == 1  # X sent to the cluster once, not once per task
+
+
+# ------------------------------------------------------------------ packaging
+def test_dask_is_an_extra_imported_only_when_used():
+    import subprocess
+    tomllib = pytest.importorskip("tomllib", reason="tomllib is in Python >= 3.11")
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    for name in ("dask", "test"):
+        names = {r.split(">")[0].split("[")[0].strip() for r in extras[name]}
+        assert {"dask", "distributed"} <= names, name
+    assert not any("dask" in r for r in project["dependencies"])
+    code = ("import sys, nmfkit, nmfkit.distributed, nmfkit.rank\n"
+            "print('dask' in sys.modules, 'distributed' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True,
+                         text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "False"]
