@@ -31,6 +31,28 @@ problem (``n_features k^2`` numbers) instead of ``W_b^T W_b``.
 
 Dask, and ``distributed`` for a cluster, are the optional extra
 ``nmfkit[dask]``; they are imported only when a Dask array is passed.
+
+Examples
+--------
+>>> import numpy as np
+>>> import dask.array as da
+>>> from nmfkit import NMF
+>>> X = da.from_array(np.random.default_rng(0).random((100, 6)), chunks=(25, 6))
+>>> model = NMF(n_components=2, init="random", random_state=0, max_iter=400)
+>>> W = model.fit_transform(X)  # a Dask array chunked like X
+>>> W.chunks[0], model.components_.shape
+((25, 25, 25, 25), (2, 6))
+>>> bool(model.reconstruction_err_ < np.linalg.norm(X.compute()))
+True
+
+References
+----------
+.. [1] A. Cichocki and A.-H. Phan, "Fast local algorithms for large scale
+   nonnegative matrix and tensor factorizations", IEICE Trans. Fundamentals,
+   2009 (HALS).
+.. [2] C. Fevotte and J. Idier, "Algorithms for nonnegative matrix
+   factorization with the beta-divergence", Neural Computation 23(9), 2011
+   (multiplicative updates).
 """
 
 import contextlib
@@ -50,7 +72,8 @@ from ._core.mu import mu_apply, mu_gamma, mu_terms_H, mu_update_W
 from ._core.nnls import _batched_cd, _RowProblems, nnls
 from ._validation import check_factor
 
-__all__ = ["is_dask_collection", "fit_transform_dask", "transform_dask"]
+__all__ = ["is_dask_collection", "fit_transform_dask", "transform_dask",
+           "refuse_dask"]
 
 _EXTRA = ("this needs dask[array] (and distributed for a cluster); install the "
           "extra with: pip install 'nmfkit[dask]'")
@@ -66,6 +89,14 @@ _GRAM_BUDGET = 1 << 22
 def is_dask_collection(X):
     """Whether ``X`` is a Dask collection (checked without importing dask)."""
     return callable(getattr(type(X), "__dask_graph__", None))
+
+
+def refuse_dask(est, X, method):
+    """A method that would gather a Dask ``X`` into memory refuses it clearly."""
+    raise TypeError(
+        f"{type(est).__name__}.{method} does not take a Dask array (it would gather "
+        "X into memory); pass a NumPy array or scipy.sparse matrix, e.g. a sample "
+        "of the rows computed with .compute().")
 
 
 def _import_dask():

@@ -238,6 +238,8 @@ def test_one_dimensional_and_other_bad_arrays_are_refused():
     Xd = da.from_array(planted(m=40), chunks=(20, -1))
     with pytest.raises(ValueError, match="mask"):
         NMF(2).fit(Xd, mask=np.ones((40, 30), bool))
+    with pytest.raises(TypeError, match="score does not take a Dask array"):
+        NMF(2, max_iter=5).fit(planted(m=40)).score(Xd)
     with pytest.raises(TypeError, match="MiniBatchNMF"):
         from nmfkit import MiniBatchNMF
         MiniBatchNMF(2).fit(Xd)
