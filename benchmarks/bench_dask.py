@@ -288,9 +288,9 @@ def main():
     args.ooc_rows = 2_000_000 // scale
     args.ovh_rows = 500_000 // scale
     args.block_rows = 50_000 // scale
-    args.ooc_iter = 3 if args.quick else 10
-    args.iters = (2, 5) if args.quick else (3, 8)
-    args.repeats = 2 if args.quick else 3
+    args.ooc_iter = 3 if args.quick else 6
+    args.iters = (2, 5) if args.quick else (2, 6)
+    args.repeats = 2
     load_before = _common.load_average()
     print(f"load average: {load_before}")
     ovh = None if args.skip_overhead else overhead(args.ovh_rows, args.block_rows,

@@ -103,7 +103,7 @@ def _import_dask():
     try:
         import dask
         import dask.array as da
-    except ImportError as exc:  # pragma: no cover - exercised by monkeypatching
+    except ImportError as exc:  # tests simulate it by blocking the import
         raise ImportError(f"nmfkit received a Dask array: {_EXTRA}") from exc
     return dask, da
 
@@ -189,8 +189,8 @@ class _Blocks:
 def _block_error(info, what):
     i, (r0, r1), whom = info[0], info[1], info[2]
     return ValueError(f"{what} in data passed to {whom} (input X): found in block "
-                      f"{i} of the dask array (rows {r0} to {r1 - 1}), computed "
-                      "during the fit; nothing was fitted.")
+                      f"{i} of the dask array (rows {r0} to {r1 - 1}) when it was "
+                      "computed; the estimator's attributes were not changed.")
 
 
 def _prepare_block(Xb, info):

@@ -165,6 +165,22 @@ def test_processes_scheduler_gives_the_threads_result():
     np.testing.assert_array_equal(est.components_, ref.components_)
 
 
+@pytest.mark.parametrize("beta", [2, 1, 1.5, 0.5])
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
+def test_mu_terms_of_row_blocks_add_up_to_the_in_memory_step(beta, sparse):
+    from nmfkit._core.mu import mu_apply, mu_terms_H, mu_update_H
+
+    X = planted(m=90, sparse=sparse) + (0.1 if beta < 1 and not sparse else 0)
+    W, H = start(X, 4)
+    W[:30, 2] = 0.0  # a block where a component is absent: its sums are 0
+    ref = mu_update_H(X, W, H.copy(), beta, l1=0.1, l2=0.2)
+    parts = [mu_terms_H(X[s:s + 30], W[s:s + 30], H, beta) for s in (0, 30, 60)]
+    num = sum(p[0] for p in parts)
+    den = sum(p[1] for p in parts)
+    got = mu_apply(H.copy(), num, den, l1=0.1, l2=0.2)
+    np.testing.assert_allclose(got, ref, rtol=1e-12)
+
+
 # ------------------------------------------------------------ never gathered
 class _Block(np.ndarray):
     """A block of X that refuses to be glued to another block."""
