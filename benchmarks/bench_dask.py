@@ -9,8 +9,8 @@ Three measurements, written to the ``bench_dask`` section of
   (one ``np.load`` task per block, so no block is ever in the client), and
   ``NMF(n_components=20)`` is fitted on a ``LocalCluster`` of 2 worker
   processes with a 1 GB memory limit each. Reported: time per iteration,
-  each worker's peak resident memory (``ru_maxrss`` of the worker process)
-  and the relative error;
+  each worker's peak resident memory (``VmHWM`` of the worker process)
+  (``VmHWM``) and the relative error;
 * **overhead**: on 500,000 x 200 (in memory, 800 MB) the time per iteration of
   the Dask path (``X`` persisted on the cluster; 1 and 2 workers, one thread
   each) against the in-memory solver running the same iterates (plain HALS,
@@ -19,7 +19,8 @@ Three measurements, written to the ``bench_dask`` section of
   per iteration = difference of two fits (``max_iter`` = a and b, ``tol=0``)
   divided by ``b - a``, so set-up costs cancel; all in this one process;
 * **communication**: bytes moved between the workers per iteration (the
-  workers' transfer counters, read through the scheduler), plus what the
+  workers' transfer counters, read through the scheduler after every pass;
+  median over the passes of one fit, the first and the last left out), plus what the
   client sends (``H``) and receives (the reduced sums), against the
   theoretical ``k * n_features * n_blocks`` numbers of the block sums.
 
@@ -81,9 +82,19 @@ def cluster(n_workers, memory_limit="auto"):
     return cl, Client(cl)
 
 
+def _peak_rss_kb():
+    # VmHWM: the peak RSS of this process's address space since its exec
+    # (ru_maxrss would include the RSS of the process it was forked from)
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def worker_peak_mb(client):
-    """Peak resident memory of each worker process (``ru_maxrss``), MB."""
-    out = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    """Peak resident memory of each worker process (``VmHWM``), MB."""
+    out = client.run(_peak_rss_kb)
     return sorted(v / 1024 for v in out.values())
 
 
@@ -91,6 +102,32 @@ def transferred(client):
     """Bytes the workers have sent to each other so far."""
     out = client.run(lambda dask_worker: dask_worker.transfer_outgoing_bytes_total)
     return sum(out.values())
+
+
+def bytes_per_pass(client, fit, n_iter):
+    """Median bytes moved between workers by the iteration passes of one fit.
+
+    The counters are read after every pass; the first pass (which also
+    moves the initial ``W`` blocks from where the scheduler put them) and the
+    final error pass are left out.
+    """
+    import nmfkit.distributed as nd
+
+    run = nd._Runner.run
+    marks = []
+
+    def counted(self, *args, **kwargs):
+        out = run(self, *args, **kwargs)
+        marks.append(transferred(client))
+        return out
+
+    nd._Runner.run = counted
+    try:
+        fit(n_iter)
+    finally:
+        nd._Runner.run = run
+    deltas = np.diff(marks)[:-1]  # passes 2..n_iter
+    return float(np.median(deltas))
 
 
 def per_iteration(fit, a, b, repeats):
@@ -105,7 +142,7 @@ def per_iteration(fit, a, b, repeats):
 
 
 # ------------------------------------------------------------------ overhead
-def overhead(rows, block_rows, a, b, repeats):
+def overhead(rows, block_rows, a, b, repeats, comm_only=False):
     print(f"overhead: {rows} x {N_FEATURES}, rank {K}, blocks of {block_rows} rows")
     H_true = true_H()
     X = np.concatenate([planted_block(min(block_rows, rows - s), s, H_true)
@@ -119,13 +156,13 @@ def overhead(rows, block_rows, a, b, repeats):
         fit_hals(X, W0.copy(), H0.copy(), tol=0, max_iter=it, accelerate=False,
                  compress=False)
 
-    for threads in (1, 2):
+    for threads in () if comm_only else (1, 2):
         with threadpool_limits(threads, user_api="blas"):
             res[("plain", threads)] = per_iteration(plain, a, b, repeats)
         print(f"  in memory, {threads} BLAS thread(s): plain HALS "
               f"{_common.fmt_seconds(res[('plain', threads)])}/it")
     comm = None
-    for workers in (1, 2):
+    for workers in (2,) if comm_only else (1, 2):
         cl, client = cluster(workers)
         try:
             client.wait_for_workers(workers)
@@ -143,16 +180,12 @@ def overhead(rows, block_rows, a, b, repeats):
                 NMF(K, init="custom", tol=0, max_iter=it).fit(Xd, W=W0, H=H0)
 
             dask_fit(1)  # warm-up: imports on the workers
-            res[("dask", workers)] = per_iteration(dask_fit, a, b, repeats)
-            print(f"  dask, {workers} worker(s): "
-                  f"{_common.fmt_seconds(res[('dask', workers)])}/it")
+            if not comm_only:
+                res[("dask", workers)] = per_iteration(dask_fit, a, b, repeats)
+                print(f"  dask, {workers} worker(s): "
+                      f"{_common.fmt_seconds(res[('dask', workers)])}/it")
             if workers == 2:
-                before = transferred(client)
-                dask_fit(a)
-                mid = transferred(client)
-                dask_fit(b)
-                after = transferred(client)
-                comm = ((after - mid) - (mid - before)) / (b - a)
+                comm = bytes_per_pass(client, dask_fit, b)
         finally:
             client.close()
             cl.close()
@@ -222,13 +255,44 @@ def out_of_core(rows, block_rows, max_iter, tmp_root):
         print(f"  removed {tmp}")
 
 
+def _previous_subsections():
+    """The ``### ...`` subsections of the last ``bench_dask`` section, by title."""
+    text = _common.DOCS_BENCHMARKS.read_text() if _common.DOCS_BENCHMARKS.exists() else ""
+    start, end = "<!-- bench_dask:start -->", "<!-- bench_dask:end -->"
+    if start not in text or end not in text:
+        return {}
+    body = text[text.index(start):text.index(end)]
+    parts = body.split("\n### ")
+    out = {p.split("\n", 1)[0].split(":")[0]: "### " + p.rstrip() + "\n"
+           for p in parts[1:]}
+    header = [line.lstrip("> ") for line in parts[0].splitlines()
+              if line.lstrip("> ").startswith(("Command", "Date"))]
+    out["header"] = list(dict.fromkeys(header))
+    return out
+
+
 def write_section(ooc, ovh, args, load_before, load_after):
+    previous = _previous_subsections()
     lines = ["## NMF on Dask arrays (`benchmarks/bench_dask.py`)", "",
              f"Command (from the repository root): `{_common.command_line()}`  ",
              f"Date: {_common.utc_now()}; load average before / after: "
              f"{load_before} / {load_after} (2 cores shared with other jobs: "
              "absolute times are noisy, ratios are measured in the same run).", ""]
+    reuse_ooc = ooc is None and "Out-of-core" in previous
+    reuse_ovh = (not ovh or ("dask", 1) not in ovh) and "Overhead" in previous
+    reuse_comm = not ovh and "Communication per iteration (2 workers)" in previous
+    reused = reuse_ooc or reuse_ovh or reuse_comm
+    if reused:
+        lines += ["Some results below are kept from an earlier run (only a part "
+                  "was rerun here):", ""]
+        lines += ["> " + line.rstrip(" ") for line in previous["header"]] + [""]
     lines += _common.machine_table() + [""]
+    if reuse_ooc:
+        lines += [previous["Out-of-core"].rstrip(), ""]
+    if reuse_ovh:
+        lines += [previous["Overhead"].rstrip(), ""]
+    if reuse_comm:
+        lines += [previous["Communication per iteration (2 workers)"].rstrip(), ""]
     if ooc:
         lines += [f"### Out-of-core: {ooc['rows']:,} x {N_FEATURES} dense float64 "
                   f"({ooc['gb']:.1f} GB), rank {K}", "",
@@ -246,13 +310,13 @@ def write_section(ooc, ovh, args, load_before, load_after):
               _common.fmt_seconds(ooc["t_fit"] / ooc["passes"]),
               " / ".join(f"{p:.0f} MB" for p in ooc["peaks"]), f"{ooc['rel']:.4f}",
               _common.fmt_seconds(ooc["t_write"])]]) + [""]
-    if ovh:
+    if ovh and ("dask", 1) in ovh:
         a, b = args.iters
         lines += [f"### Overhead: {args.ovh_rows:,} x {N_FEATURES} in memory, rank {K}",
                   "", f"Time per iteration = (t(max_iter={b}) - t(max_iter={a})) / "
                   f"{b - a}, `tol=0`, same custom init; `X` persisted on the "
                   f"cluster in blocks of {args.block_rows:,} rows; one thread per "
-                  "worker, best of {args.repeats}. The in-memory solver runs the very "
+                  f"worker, best of {args.repeats}. The in-memory solver runs the very "
                   "iterates of the Dask path (`fit_hals(accelerate=False, "
                   "compress=False)`).", ""]
         rows = []
@@ -264,9 +328,14 @@ def write_section(ooc, ovh, args, load_before, load_after):
         lines += _common.markdown_table(
             ["", "dask / it", "plain HALS in memory / it", "dask / in memory",
              "goal <= 1.5x"], rows) + [""]
+    if ovh:
         comm, client_bytes, theory, n_blocks = ovh["comm"]
         lines += ["### Communication per iteration (2 workers)", "",
-                  f"{n_blocks} blocks, k = {K}, n_features = {N_FEATURES}.", ""]
+                  f"{args.ovh_rows:,} x {N_FEATURES}, {n_blocks} blocks, k = {K}; "
+                  "between workers: the workers' transfer counters read after "
+                  "every pass of one fit, median over the iteration passes"
+                  + (" (measured by a `--comm-only` run)" if args.comm_only else "")
+                  + ".", ""]
         lines += _common.markdown_table(
             ["between workers (measured)", "client <-> scheduler (H out, sums in)",
              "theory k * n_features * n_blocks * 8 B"],
@@ -281,6 +350,9 @@ def main():
     p.add_argument("--no-write", action="store_true")
     p.add_argument("--skip-out-of-core", action="store_true")
     p.add_argument("--skip-overhead", action="store_true")
+    p.add_argument("--comm-only", action="store_true",
+                   help="of the in-memory part, measure only the bytes per "
+                        "iteration (keeps the timings of the last run)")
     p.add_argument("--tmp", default=tempfile.gettempdir(),
                    help="where the out-of-core blocks are written (then deleted)")
     args = p.parse_args()
@@ -294,7 +366,8 @@ def main():
     load_before = _common.load_average()
     print(f"load average: {load_before}")
     ovh = None if args.skip_overhead else overhead(args.ovh_rows, args.block_rows,
-                                                   *args.iters, args.repeats)
+                                                   *args.iters, args.repeats,
+                                                   args.comm_only)
     ooc = None if args.skip_out_of_core else out_of_core(
         args.ooc_rows, 25_000 // scale, args.ooc_iter, args.tmp)
     load_after = _common.load_average()

@@ -140,6 +140,23 @@ def test_random_init_fits_planted_data_and_is_reproducible():
         NMF(3, init="nndsvda").fit(Xd)
 
 
+def test_initial_W_may_be_a_dask_array_chunked_differently():
+    X = planted(m=200)
+    W0, H0 = start(X, 4)
+    Xd = da.from_array(X, chunks=(50, -1))
+    ref = NMF(4, init="custom", max_iter=10).fit(Xd, W=W0, H=H0)
+    est = NMF(4, init="custom", max_iter=10).fit(
+        Xd, W=da.from_array(W0, chunks=(70, 2)), H=H0)
+    np.testing.assert_array_equal(est.components_, ref.components_)
+    W_bad = W0.copy()
+    W_bad[120, 1] = -1.0
+    with pytest.raises(ValueError, match="initial W.*rows 100 to 149"):
+        NMF(4, init="custom", max_iter=10).fit(Xd, W=da.from_array(W_bad, chunks=70),
+                                               H=H0)
+    with pytest.raises(ValueError, match="wrong shape"):
+        NMF(4, init="custom").fit(Xd, W=da.ones((199, 4)), H=H0)
+
+
 def test_float32_blocks_stay_float32():
     X = planted(m=200).astype(np.float32)
     W0, H0 = start(X, 4)
