@@ -381,6 +381,9 @@ def test_nmfk_through_joblib_dask_backend_chooses_the_in_memory_rank(cluster,
     from nmfkit.rank import NMFk
 
     cl, client = cluster
+    # a worker killed by the previous test may still be restarting: with one
+    # core left joblib would run the fits in this process, not on the cluster
+    client.wait_for_workers(2, timeout=120)
     rng = np.random.RandomState(0)
     W = rng.exponential(size=(60, 3)) * (rng.rand(60, 3) < 0.5)
     H = rng.exponential(size=(3, 40)) * (rng.rand(3, 40) < 0.4)
@@ -392,14 +395,15 @@ def test_nmfk_through_joblib_dask_backend_chooses_the_in_memory_rank(cluster,
 
     ref = model().fit(X)
     scattered = []
-    scatter = client.scatter
+    scatter = type(client).scatter
 
-    def counting_scatter(data, *args, **kwargs):
+    def counting_scatter(self, data, *args, **kwargs):
         if isinstance(data, np.ndarray) and data.shape == X.shape:
             scattered.append(data)
-        return scatter(data, *args, **kwargs)
+        return scatter(self, data, *args, **kwargs)
 
-    monkeypatch.setattr(client, "scatter", counting_scatter)
+    # on the class: whichever client joblib's backend picks up
+    monkeypatch.setattr(type(client), "scatter", counting_scatter)
     with joblib.parallel_config(backend="dask"):
         est = model().fit(X)
     assert est.n_components_ == ref.n_components_ == 3
