@@ -28,6 +28,8 @@ from ._core.losses import beta_divergence, beta_loss_to_float
 from ._core.mu import fit_mu
 from ._core.nnls import nnls
 from ._validation import check_factor, check_nonnegative, resolve_observed
+from .distributed import (fit_transform_dask, is_dask_collection, refuse_dask,
+                          transform_dask)
 
 __all__ = ["NMF", "non_negative_factorization"]
 
@@ -228,6 +230,8 @@ class _BaseNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         W : ndarray of shape (n_samples, n_components)
             Transformed data.
         """
+        if is_dask_collection(X):  # row blocks, never gathered
+            return fit_transform_dask(self, X, W=W, H=H, mask=mask)
         X, observed = self._validate_X(X, mask=mask, reset=True)
         W, H, n_iter = self._fit_transform(X, W=W, H=H, observed=observed)
         self.reconstruction_err_ = beta_divergence(
@@ -293,6 +297,8 @@ class _BaseNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             Transformed data.
         """
         check_is_fitted(self)
+        if is_dask_collection(X):
+            return transform_dask(self, X, mask=mask)
         X, observed = self._validate_X(X, mask=mask, reset=False)
         return self._transform_W(X, observed, self._transform_max_iter())
 
@@ -331,6 +337,8 @@ class _BaseNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             Minus the mean held-out divergence.
         """
         check_is_fitted(self)
+        if is_dask_collection(X):
+            refuse_dask(self, X, "score")
         X, observed = self._validate_X(X, mask=mask, reset=False)
         H = self.components_.astype(X.dtype, copy=False)
         l1_W, _, l2_W, _ = self._compute_regularization(X)

@@ -141,3 +141,17 @@ def test_movielens_recommend_example(monkeypatch, capsys, shared_data_dir):
         assert len(set(items.tolist())) == len(items)
         assert X[user, items].nnz == 0  # only unrated movies are recommended
     assert "recommended" in out
+
+
+@pytest.mark.slow
+def test_dask_out_of_core_example(monkeypatch, capsys):
+    pytest.importorskip("distributed", reason="the Dask extra (nmfkit[dask]) is absent")
+    namespace = _run_example("dask_out_of_core.py", monkeypatch)
+    out = capsys.readouterr().out
+    # the planted components are recovered from the blocks read off disk
+    assert namespace["similarity"].min() > 0.95, out
+    W = namespace["W"]
+    assert W.chunks[0] == namespace["X"].chunks[0]
+    # the rank search on the cluster chooses the in-memory (and planted) rank
+    assert namespace["on_cluster"].n_components_ == namespace["in_memory"].n_components_
+    assert namespace["on_cluster"].n_components_ == namespace["k_small"], out

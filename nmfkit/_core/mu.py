@@ -302,6 +302,18 @@ def _update_W(ws, W, H, l1, l2, gamma, cache=None):
 
 
 def _update_H(ws, W, H, l1, l2, gamma):
+    num, den = _terms_H(ws, W, H)
+    return _apply(H, num, den, l1, l2, gamma)
+
+
+def _terms_H(ws, W, H, additive=False):
+    """Numerator and denominator of the MU step of ``H`` (see ``_apply``).
+
+    Both are sums over the rows of ``X``. With ``additive`` a zero column sum
+    of ``W`` (``beta = 1``) stays 0 instead of becoming 1, so that the terms
+    of row blocks of ``X`` add up to those of the whole ``X``; either way the
+    step is the same (that row of the numerator is 0 too).
+    """
     beta = ws.beta
     X = ws.X
     k, m = H.shape
@@ -319,7 +331,8 @@ def _update_H(ws, W, H, l1, l2, gamma):
             num = np.ascontiguousarray((R.T @ W).T, dtype=dt)
             if beta == 1:
                 Ws = W.sum(axis=0)
-                Ws[Ws == 0] = 1.0
+                if not additive:
+                    Ws[Ws == 0] = 1.0
                 den = np.broadcast_to(Ws[:, None], (k, m)).copy()
             else:
                 den = np.empty((k, m), dtype=dt)
@@ -331,7 +344,8 @@ def _update_H(ws, W, H, l1, l2, gamma):
         num = np.empty((k, m), dtype=dt)
         if beta == 1 and ws.mask is None:
             Ws = W.sum(axis=0)
-            Ws[Ws == 0] = 1.0
+            if not additive:
+                Ws[Ws == 0] = 1.0
             den = np.broadcast_to(Ws[:, None], (k, m)).copy()
         elif beta == 1:
             den = W.T @ ws.mask
@@ -340,7 +354,7 @@ def _update_H(ws, W, H, l1, l2, gamma):
         _dense_blocks(ws, W, H, False, num, den)
         if beta == 2:
             np.dot(W.T, X, out=num)
-    return _apply(H, num, den, l1, l2, gamma)
+    return num, den
 
 
 def mu_update_W(X, W, H, beta, *, l1=0.0, l2=0.0, gamma=1.0, observed=None):
@@ -384,6 +398,33 @@ def mu_update_H(X, W, H, beta, *, l1=0.0, l2=0.0, gamma=1.0, observed=None):
     beta = beta_loss_to_float(beta)
     ws = _Workspace(X, W, H, beta, observed)
     return _update_H(ws, W, H, l1, l2, gamma)
+
+
+def mu_terms_H(X, W, H, beta, *, observed=None):
+    """Numerator and denominator of the multiplicative update of ``H``.
+
+    Sums over the rows of ``X``: the terms of row blocks ``(X_b, W_b)`` add
+    up to those of the whole ``(X, W)``, so a distributed fit sums them over
+    blocks and finishes the step with :func:`mu_apply`.
+
+    Parameters are those of :func:`mu_update_H`.
+
+    Returns
+    -------
+    num, den : ndarray of shape (k, n_features)
+    """
+    beta = beta_loss_to_float(beta)
+    ws = _Workspace(X, W, H, beta, observed)
+    return _terms_H(ws, W, H, additive=True)
+
+
+def mu_apply(F, num, den, *, l1=0.0, l2=0.0, gamma=1.0):
+    """Finish a multiplicative step: ``F *= (num / (den + l1 + l2 F)) ** gamma``.
+
+    In place (``num`` and ``den`` are overwritten); zero denominators count
+    as ``eps``. Returns ``F``.
+    """
+    return _apply(F, num, den, l1, l2, gamma)
 
 
 def fit_mu(X, W, H, *, beta=1.0, tol=1e-4, max_iter=200, l1_W=0.0, l2_W=0.0,

@@ -1,0 +1,747 @@
+r"""NMF on Dask arrays partitioned by rows: out-of-core and on a cluster.
+
+:class:`nmfkit.NMF` hands a ``dask.array`` to this module (``fit``,
+``fit_transform`` and ``transform`` dispatch here); nothing else changes for
+the user. ``X`` is never gathered: it stays in its row blocks ``X_b`` (on the
+workers, or read from disk block by block), and each block of ``W`` lives
+beside its block of ``X``, persisted from one iteration to the next.
+
+One iteration is one pass over the blocks. The task of block ``b`` updates
+``W_b`` against the current ``H`` with the core's own update (the HALS sweep
+:func:`~nmfkit._core.hals.hals_sweep` on ``A_b = H X_b^T``, ``B = H H^T``;
+the multiplicative update :func:`~nmfkit._core.mu.mu_update_W` for the other
+beta-divergences) and, in the same task, returns the block's share of the
+sums the ``H`` step needs (``W_b^T X_b`` and ``W_b^T W_b``; the numerator and
+denominator of :func:`~nmfkit._core.mu.mu_terms_H`). A tree reduction adds
+the shares and ``H`` is updated on the client by the same core functions.
+Each iteration moves ``O(k n_features)`` numbers per block, never data.
+
+The iterates are those of the in-memory solvers run *plainly*: HALS with one
+sweep per half-iteration (``fit_hals(..., accelerate=False, compress=False,
+extrapolate=False)``) and multiplicative updates without the HALS warm start
+(``fit_mu``), with the same stopping rules, ``n_iter_`` and
+``reconstruction_err_``: from the same initialisation both give the same fit
+up to the rounding of the block sums.
+
+Missing values: NaN entries of dense blocks are missing
+(``missing_values=np.nan``); the rows of a block with NaN are updated by the
+masked solvers (:func:`~nmfkit._core.hals._masked_half`, per-row Gram
+matrices), and such a block sends the per-column Gram matrices of ``H``'s
+problem (``n_features k^2`` numbers) instead of ``W_b^T W_b``.
+
+Dask, and ``distributed`` for a cluster, are the optional extra
+``nmfkit[dask]``; they are imported only when a Dask array is passed.
+
+Examples
+--------
+>>> import numpy as np
+>>> import dask.array as da
+>>> from nmfkit import NMF
+>>> X = da.from_array(np.random.default_rng(0).random((100, 6)), chunks=(25, 6))
+>>> model = NMF(n_components=2, init="random", random_state=0, max_iter=400)
+>>> W = model.fit_transform(X)  # a Dask array chunked like X
+>>> W.chunks[0], model.components_.shape
+((25, 25, 25, 25), (2, 6))
+>>> bool(model.reconstruction_err_ < np.linalg.norm(X.compute()))
+True
+
+References
+----------
+.. [1] A. Cichocki and A.-H. Phan, "Fast local algorithms for large scale
+   nonnegative matrix and tensor factorizations", IEICE Trans. Fundamentals,
+   2009 (HALS).
+.. [2] C. Fevotte and J. Idier, "Algorithms for nonnegative matrix
+   factorization with the beta-divergence", Neural Computation 23(9), 2011
+   (multiplicative updates).
+"""
+
+import contextlib
+import math
+import sys
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from threadpoolctl import threadpool_limits
+
+from ._core.hals import _ExactProducts, _masked_half, hals_sweep
+from ._core.losses import beta_divergence
+from ._core.mu import mu_apply, mu_gamma, mu_terms_H, mu_update_W
+from ._core.nnls import _batched_cd, _RowProblems, nnls
+from ._validation import check_factor
+
+__all__ = ["is_dask_collection", "fit_transform_dask", "transform_dask",
+           "refuse_dask"]
+
+_EXTRA = ("this needs dask[array] (and distributed for a cluster); install the "
+          "extra with: pip install 'nmfkit[dask]'")
+_EPS = np.finfo(np.float32).eps
+_EPS64 = np.finfo(np.float64).eps
+# shares added per task of the tree reduction
+_SPLIT_EVERY = 8
+# entries of the (rows, k*k) outer products built at once for the Gram
+# matrices of a masked block (the core's _RowProblems budget)
+_GRAM_BUDGET = 1 << 22
+
+
+def is_dask_collection(X):
+    """Whether ``X`` is a Dask collection (checked without importing dask)."""
+    return callable(getattr(type(X), "__dask_graph__", None))
+
+
+def refuse_dask(est, X, method):
+    """A method that would gather a Dask ``X`` into memory refuses it clearly."""
+    raise TypeError(
+        f"{type(est).__name__}.{method} does not take a Dask array (it would gather "
+        "X into memory); pass a NumPy array or scipy.sparse matrix, e.g. a sample "
+        "of the rows computed with .compute().")
+
+
+def _import_dask():
+    try:
+        import dask
+        import dask.array as da
+    except ImportError as exc:  # tests simulate it by blocking the import
+        raise ImportError(f"nmfkit received a Dask array: {_EXTRA}") from exc
+    return dask, da
+
+
+# --------------------------------------------------------------------------
+# checks made before anything is computed
+# --------------------------------------------------------------------------
+def _check_dask_X(X, whom):
+    """Row-partitioned 2-D dask array with known chunks, or a clear error."""
+    dask, da = _import_dask()
+    if not isinstance(X, da.Array):
+        raise TypeError(
+            f"{whom} accepts Dask arrays, not {type(X).__name__}; convert a Dask "
+            "DataFrame with .to_dask_array(lengths=True).")
+    if X.ndim != 2:
+        raise ValueError(
+            f"Expected a 2D dask array for {whom}, got a {X.ndim}D array of shape "
+            f"{X.shape}; reshape it to (n_samples, n_features).")
+    if math.isnan(X.shape[1]):
+        raise ValueError(
+            f"The number of features (columns) of the dask array passed to {whom} "
+            "is unknown; it must be known (rows may have unknown sizes).")
+    if X.dtype.kind not in "biuf":
+        raise ValueError(
+            f"{whom} needs numeric data; the dask array has dtype {X.dtype}.")
+    if any(math.isnan(c) for c in X.chunks[0]):
+        # e.g. after boolean indexing: one pass computing each block's shape
+        X = da.Array(X.dask, X.name, X.chunks, meta=X._meta)
+        X.compute_chunk_sizes()
+    if len(X.chunks[1]) > 1:
+        itemsize = max(X.dtype.itemsize, 4)
+        limit = dask.utils.parse_bytes(dask.config.get("array.chunk-size"))
+        row_bytes = X.shape[1] * itemsize
+        if row_bytes > limit:
+            raise ValueError(
+                f"{whom} needs X partitioned by rows (each block holding whole "
+                f"rows), but X is chunked along its {len(X.chunks[1])} column "
+                f"blocks and one full row ({row_bytes} bytes) exceeds dask's "
+                f"array.chunk-size ({limit} bytes); chunk X by rows only, e.g. "
+                "X.rechunk({1: -1}) with fewer rows per block.")
+        widest = max(X.chunks[0]) * row_bytes
+        rows = {1: -1} if widest <= 4 * limit else {0: "auto", 1: -1}
+        warnings.warn(
+            f"{whom} needs X partitioned by rows; X has {len(X.chunks[1])} "
+            "column blocks and is rechunked to whole rows (X.rechunk("
+            f"{rows})). Chunk it by rows yourself to avoid the rechunk.",
+            UserWarning, stacklevel=3)
+        X = X.rechunk(rows)
+    if X.shape[0] < 1:
+        raise ValueError(
+            f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 "
+            f"is required by {whom}.")
+    if X.shape[1] < 1:
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 "
+            f"is required by {whom}.")
+    return X
+
+
+class _Blocks:
+    """The row blocks of ``X`` as delayed objects, with their row ranges."""
+
+    def __init__(self, X, whom, allow_missing, beta):
+        self.X = X
+        self.dtype = np.dtype(X.dtype if X.dtype in (np.float32, np.float64)
+                              else np.float64)
+        self.delayed = list(X.to_delayed().ravel())
+        edges = np.concatenate([[0], np.cumsum(X.chunks[0])]).astype(int)
+        self.bounds = list(zip(edges[:-1].tolist(), edges[1:].tolist()))
+        self.shape = X.shape
+        self.whom = whom
+        self.allow_missing = allow_missing
+        self.beta = beta
+        self.nan_blocks = None  # known after the first pass
+
+    def info(self, i, check):
+        """What the task of block ``i`` needs to know (small, picklable)."""
+        masked = True if self.nan_blocks is None else (i in self.nan_blocks)
+        return (i, self.bounds[i], self.whom, self.allow_missing, self.beta,
+                self.dtype.str, check, masked)
+
+
+def _block_error(info, what):
+    i, (r0, r1), whom = info[0], info[1], info[2]
+    return ValueError(f"{what} in data passed to {whom} (input X): found in block "
+                      f"{i} of the dask array (rows {r0} to {r1 - 1}) when it was "
+                      "computed; the estimator's attributes were not changed.")
+
+
+def _prepare_block(Xb, info):
+    """Check and convert one block; returns ``(X_b, observed_b, has_nan)``.
+
+    Checked (``check``): finite, non-negative, zeros for ``beta <= 0``. NaN
+    entries of a dense block are missing when allowed (set to 0 in a copy,
+    ``observed_b`` the mask), an error otherwise.
+    """
+    i, (r0, r1), whom, allow_missing, beta, dtype, check, masked = info
+    dtype = np.dtype(dtype)
+    if Xb.shape[0] != r1 - r0:
+        raise ValueError(f"Block {i} of the dask array passed to {whom} has "
+                         f"{Xb.shape[0]} rows; its chunks said {r1 - r0}.")
+    observed = None
+    if sp.issparse(Xb):
+        Xb = sp.csr_matrix(Xb, dtype=dtype)
+        values = Xb.data
+        if check and np.isnan(values).any():
+            raise _block_error(info, "NaN values (a sparse block cannot mark "
+                                     "missing entries by NaN)")
+    else:
+        if not isinstance(Xb, np.ndarray) and not hasattr(Xb, "__array__"):
+            raise TypeError(
+                f"Block {i} of the dask array passed to {whom} is a "
+                f"{type(Xb).__name__}; blocks must be numpy arrays or scipy.sparse "
+                "matrices.")
+        Xb = np.asarray(Xb, dtype=dtype)
+        if Xb.ndim != 2:
+            raise ValueError(f"Block {i} of the dask array passed to {whom} is "
+                             f"{Xb.ndim}-D; expected 2-D blocks.")
+        if masked or check:
+            nan = np.isnan(Xb)
+            if nan.any():
+                if not allow_missing:
+                    raise _block_error(
+                        info, "NaN values (missing_values=None: NaN is not allowed)")
+                observed = ~nan
+                Xb = np.where(observed, Xb, 0).astype(dtype, copy=False)
+        values = Xb
+    if check and values.size:
+        if not np.isfinite(values).all():
+            raise _block_error(info, "Infinity or a value too large")
+        if values.min() < 0:
+            raise _block_error(info, "Negative values")
+        if beta <= 0:
+            zeros = (values == 0).any() if observed is None else (
+                (values == 0) & observed).any()
+            if zeros or (sp.issparse(Xb) and Xb.nnz < Xb.shape[0] * Xb.shape[1]):
+                raise _block_error(
+                    info, "Zeros (beta_loss <= 0 is undefined at zeros; add small "
+                          "values to X or use a positive beta_loss)")
+    return Xb, observed, observed is not None
+
+
+# --------------------------------------------------------------------------
+# tasks run on the blocks (module functions: picklable for any scheduler)
+# --------------------------------------------------------------------------
+def _factor(state):
+    """The ``W`` block of a block's state: a pass's ``(W_b, share)`` or ``W_b``."""
+    return state[0] if isinstance(state, tuple) else state
+
+
+def _w_out(state, transposed):
+    W = _factor(state)
+    return W.T if transposed else W
+
+
+def _sum_shares(*shares):
+    """Add the partial sums of several blocks (one node of the tree)."""
+    out = {}
+    for share in shares:
+        for key, value in share.items():
+            if value is None:
+                out.setdefault(key, None)
+            elif key == "nan_blocks":
+                out[key] = out.get(key, frozenset()) | value
+            elif out.get(key) is None:
+                out[key] = value.copy() if isinstance(value, np.ndarray) else value
+            else:
+                out[key] = out[key] + value
+    return out
+
+
+def _stats_block(Xb, info):
+    """First look at a block: checks, sum and number of observed entries."""
+    Xb, observed, has_nan = _prepare_block(Xb, info)
+    if sp.issparse(Xb):
+        total = float(Xb.data.sum(dtype=np.float64))
+    else:
+        total = float(Xb.sum(dtype=np.float64))
+    count = Xb.shape[0] * Xb.shape[1] if observed is None else int(observed.sum())
+    return {"sum": total, "count": count,
+            "nan_blocks": frozenset([info[0]]) if has_nan else frozenset()}
+
+
+def _random_block(n_rows, k, seed, scale, dtype, transposed):
+    """``|N(0, scale^2)|`` entries, drawn from the block's own stream."""
+    rng = np.random.RandomState(seed)
+    W = np.abs(scale * rng.standard_normal(size=(n_rows, k))).astype(dtype)
+    return np.ascontiguousarray(W.T) if transposed else W
+
+
+def _full_block(n_rows, k, value, dtype):
+    return np.full((n_rows, k), value, dtype=dtype)
+
+
+def _user_block(Wb, info, k, transposed):
+    """A block of the user's (dask) ``W``, checked, in the solver's layout."""
+    i, (r0, r1), whom = info[0], info[1], info[2]
+    Wb = np.asarray(Wb, dtype=np.dtype(info[5]))
+    if Wb.shape != (r1 - r0, k) or not np.isfinite(Wb).all() or (
+            Wb.size and Wb.min() < 0):
+        raise ValueError(f"Block {i} of the initial W passed to {whom} (rows {r0} "
+                         f"to {r1 - 1}) has shape {Wb.shape} (expected "
+                         f"{(r1 - r0, k)}) or negative / non-finite entries.")
+    return np.ascontiguousarray(Wb.T) if transposed else Wb.copy()
+
+
+def _hals_block(Xb, Wt_b, H, HHt, info, l1, l2, order, want_terms):
+    """HALS half-step on ``W_b`` and the block's share of the ``H`` step.
+
+    Returns the new ``W_b^T`` (a new array: tasks must be repeatable) and
+    ``{"A": W_b^T X_b, "B": W_b^T W_b or None, "G": per-column Grams or None,
+    "viol": first-sweep violation}``.
+    """
+    Xb, observed, has_nan = _prepare_block(Xb, info)
+    Wt = np.array(_factor(Wt_b), dtype=Xb.dtype, order="C")
+    share = {"viol": 0.0, "A": None, "B": None, "G": None,
+             "nan_blocks": frozenset([info[0]]) if has_nan else frozenset()}
+    if observed is None:
+        prod = _ExactProducts(Xb)
+        share["viol"] = hals_sweep(Wt, prod.AW(H, None), HHt, l1=l1, l2=l2,
+                                   order=order)
+        if want_terms:
+            share["A"] = np.ascontiguousarray(prod.AH(Wt, None))
+            share["B"] = np.dot(Wt, Wt.T)
+        return Wt, share
+    W = np.ascontiguousarray(Wt.T)
+    rng = None if order is None else np.random.RandomState(int(order[0]) + info[0])
+    share["viol"] = _masked_half(Xb, W, H, observed, l1, l2, rng, 1)
+    Wt = np.ascontiguousarray(W.T)
+    if want_terms:
+        # the columns' problems of the H step: a_j = W^T (m_j x_j), G_j =
+        # W^T diag(m_j) W, added over row chunks of the block
+        n, k = Xb.shape[1], W.shape[1]
+        A = np.zeros((n, k), dtype=W.dtype)
+        G = np.zeros((n, k, k), dtype=W.dtype)
+        step = max(1, _GRAM_BUDGET // max(1, k * k))
+        for s in range(0, W.shape[0], step):
+            e = min(W.shape[0], s + step)
+            problems = _RowProblems(Xb[s:e].T, Wt[:, s:e], observed[s:e].T)
+            a, g = problems.get(0, n)
+            A += a
+            G += g
+        share["A"] = np.ascontiguousarray(A.T)
+        share["G"] = G
+    return Wt, share
+
+
+def _mu_block(Xb, W_b, H, info, beta, l1, l2, gamma, want_terms, want_err):
+    """Multiplicative update of ``W_b`` and the block's share of the ``H`` step.
+
+    With ``want_err`` the block's divergence at the incoming ``(W_b, H)`` is
+    returned too (the stopping rule's check, fused into the pass).
+    """
+    Xb, observed, has_nan = _prepare_block(Xb, info)
+    share = {"nan_blocks": frozenset([info[0]]) if has_nan else frozenset(),
+             "err": None, "num": None, "den": None}
+    W_b = _factor(W_b)
+    if want_err:
+        share["err"] = beta_divergence(Xb, W_b, H, beta, observed=observed)
+    W = np.array(W_b, dtype=Xb.dtype, order="C")
+    mu_update_W(Xb, W, H, beta, l1=l1, l2=l2, gamma=gamma, observed=observed)
+    if beta < 1:
+        W[W < _EPS64] = 0.0
+    if want_terms:
+        share["num"], share["den"] = mu_terms_H(Xb, W, H, beta, observed=observed)
+    return W, share
+
+
+def _error_block(Xb, W_b, H, info, beta, transposed):
+    Xb, observed, _ = _prepare_block(Xb, info)
+    W = _w_out(W_b, transposed)
+    return {"err": beta_divergence(Xb, W, H, beta, observed=observed)}
+
+
+def _nnls_block(Xb, H, l1, l2, info=None, block_info=None):
+    """Exact NNLS coefficients of one block (Frobenius ``transform``)."""
+    i = block_info[0]["chunk-location"][0] if block_info else 0
+    r0, r1 = block_info[0]["array-location"][0] if block_info else (0, Xb.shape[0])
+    info = (i, (r0, r1)) + info[2:]
+    Xb, observed, _ = _prepare_block(Xb, info)
+    return nnls(Xb, H, observed=observed, l1=l1, l2=l2)
+
+
+# --------------------------------------------------------------------------
+# the client side
+# --------------------------------------------------------------------------
+def _active_client(dask):
+    """The ``distributed.Client`` dask computes on now, or ``None``."""
+    if "distributed" not in sys.modules:
+        return None
+    from distributed import Client
+
+    client = getattr(dask.base.get_scheduler(), "__self__", None)
+    return client if isinstance(client, Client) else None
+
+
+def _pinned(dask, worker):
+    if worker is None:
+        return contextlib.nullcontext()
+    return dask.annotate(workers=[worker], allow_other_workers=True)
+
+
+class _Runner:
+    """Runs passes over the blocks on whatever scheduler is active."""
+
+    def __init__(self, blocks):
+        self.dask, self.da = _import_dask()
+        self.blocks = blocks
+        self.n_passes = 0
+        self.client = _active_client(self.dask)
+        # The local threaded scheduler runs several block tasks at once in
+        # this process: one BLAS thread each, or they oversubscribe the cores
+        # (10x slower on a loaded 2-core machine). Worker processes of
+        # distributed already get one BLAS thread per worker thread.
+        import dask.threaded
+
+        scheduler = self.dask.base.get_scheduler()  # None: delayed's default, threads
+        self.limit_blas = self.client is None and scheduler in (None, dask.threaded.get)
+
+    def placement(self):
+        """On a cluster, the worker holding each block ``X_b`` (if persisted).
+
+        Block tasks are pinned there, loosely (``allow_other_workers``: a
+        lost worker's blocks are recomputed elsewhere), so that ``W_b`` stays
+        beside ``X_b`` and work stealing does not move data blocks to balance
+        a pass. Blocks of an ``X`` read from a source at each pass are placed
+        by the scheduler (which moves the smaller ``W_b`` to them).
+        """
+        n = len(self.blocks.delayed)
+        if self.client is None:
+            return [None] * n
+        who = self.client.who_has()
+        return [min(who.get(xb.key) or (None,), key=str)
+                for xb in self.blocks.delayed]
+
+    def shared(self, value):
+        """One graph node for a client-side value all block tasks read."""
+        return self.dask.delayed(value, pure=True)
+
+    def reduce(self, shares):
+        delayed = self.dask.delayed
+        while len(shares) > 1:
+            shares = [delayed(_sum_shares, pure=True)(*shares[i:i + _SPLIT_EVERY])
+                      for i in range(0, len(shares), _SPLIT_EVERY)]
+        return shares[0]
+
+    def run(self, func, w_blocks, args, *, check=False, returns_w=True):
+        """One pass: ``func(X_b, W_b, *args, info)`` on every block.
+
+        Returns the blocks' new (persisted) states ``(W_b, share)`` and the
+        reduced shares.
+        """
+        delayed = self.dask.delayed
+        bl = self.blocks
+        new_w, shares = [], []
+        where = self.placement()
+        for i, xb in enumerate(bl.delayed):
+            info = bl.info(i, check)
+            with _pinned(self.dask, where[i]):
+                if returns_w:
+                    out = delayed(func, pure=True, nout=2)(xb, w_blocks[i],
+                                                           *args(info))
+                    # the state stays whole where it was computed (the next
+                    # pass runs there); only the small share travels
+                    new_w.append(out)
+                    shares.append(out[1])
+                else:
+                    wb = () if w_blocks is None else (w_blocks[i],)
+                    shares.append(delayed(func, pure=True)(xb, *wb, *args(info)))
+        total = self.reduce(shares)
+        with (threadpool_limits(1, user_api="blas") if self.limit_blas
+              else contextlib.nullcontext()):
+            persisted = self.dask.persist(*new_w, total)
+            result = self.dask.compute(persisted[-1])[0]
+        self.n_passes += 1
+        if bl.nan_blocks is None and "nan_blocks" in result:
+            bl.nan_blocks = result["nan_blocks"]
+        return list(persisted[:-1]), result
+
+    def as_array(self, w_blocks, k, transposed):
+        da, delayed = self.da, self.dask.delayed
+        bl = self.blocks
+        parts = []
+        for (r0, r1), wb in zip(bl.bounds, w_blocks):
+            wb = delayed(_w_out, pure=True)(wb, transposed)
+            parts.append(da.from_delayed(wb, shape=(r1 - r0, k), dtype=bl.dtype))
+        return da.concatenate(parts, axis=0)
+
+
+def _observed_mean(runner):
+    stats = runner.run(_stats_block, None, lambda info: (info,), check=True,
+                       returns_w=False)[1]
+    return stats["sum"] / stats["count"] if stats["count"] else 0.0
+
+
+def _initial_W(runner, est, W, k, init, rng, avg, transposed):
+    """Blocks of the initial ``W`` (in the solver's layout)."""
+    bl = runner.blocks
+    delayed, da = runner.dask.delayed, runner.da
+    dt = bl.dtype
+    if init == "custom":
+        if isinstance(W, da.Array):
+            if W.shape != (bl.shape[0], k):
+                raise ValueError(
+                    f"Array with wrong shape passed to {bl.whom} (input W): "
+                    f"expected {(bl.shape[0], k)}, got {W.shape}.")
+            W = W.rechunk((bl.X.chunks[0], (k,)))
+            return [delayed(_user_block, pure=True)(wb, bl.info(i, False), k,
+                                                    transposed)
+                    for i, wb in enumerate(W.to_delayed().ravel())]
+        W = check_factor(W, (bl.shape[0], k), f"{bl.whom} (input W)", dt)
+        return [runner.shared(np.ascontiguousarray(W[r0:r1].T) if transposed
+                              else W[r0:r1].copy()) for r0, r1 in bl.bounds]
+    scale = np.sqrt(avg / k)
+    seeds = rng.randint(0, 2**31 - 1, size=len(bl.bounds))
+    return [delayed(_random_block, pure=True)(r1 - r0, k, int(s), scale, dt.str,
+                                              transposed)
+            for (r0, r1), s in zip(bl.bounds, seeds)]
+
+
+def _fit_hals(runner, Wt_blocks, H, *, tol, max_iter, l1_W, l2_W, l1_H, l2_H,
+              shuffle, random_state, verbose):
+    """Plain HALS over the blocks: ``fit_hals(accelerate=False, ...)``'s iterates."""
+    k = H.shape[0]
+    rng = check_random_state(random_state)
+    state = {"W": Wt_blocks, "H": H}
+
+    def iteration(check):
+        H = state["H"]
+        order_W = rng.permutation(k) if shuffle else None
+        Hd = runner.shared(H)
+        HHd = runner.shared(np.dot(H, H.T))
+        state["W"], s = runner.run(
+            _hals_block, state["W"],
+            lambda info: (Hd, HHd, info, l1_W, l2_W, order_W, True), check=check)
+        v = s["viol"]
+        order_H = rng.permutation(k) if shuffle else None
+        H = H.copy()
+        if s["G"] is None:
+            v += hals_sweep(H, s["A"], s["B"], l1=l1_H, l2=l2_H, order=order_H)
+        else:
+            G = s["G"] if s["B"] is None else s["G"] + s["B"][None]
+            Ht = np.ascontiguousarray(H.T)
+            order = np.arange(k) if order_H is None else order_H
+            v += _batched_cd(Ht, np.ascontiguousarray(s["A"].T), G, l1_H, l2_H,
+                             order, 1)[0]
+            H = np.ascontiguousarray(Ht.T)
+        state["H"] = H
+        return v
+
+    violation_init = iteration(True)
+    n_iter = 1
+    if verbose:
+        print(f"HALS (dask) iteration 1: violation {violation_init:.6g}")
+    if not (violation_init == 0.0 or tol >= 1.0):
+        threshold = tol * violation_init
+        while n_iter < max_iter:
+            n_iter += 1
+            v = iteration(False)
+            if verbose:
+                print(f"HALS (dask) iteration {n_iter}: {v / violation_init:.6g}")
+            if v <= threshold:
+                break
+    return state["W"], state["H"], n_iter
+
+
+def _fit_mu(runner, W_blocks, H, *, beta, tol, max_iter, l1_W, l2_W, l1_H, l2_H,
+            update_H, verbose):
+    """Multiplicative updates over the blocks: ``fit_mu``'s iterates.
+
+    The divergence of the stopping rule (every 10 iterations) is computed in
+    the next pass over the blocks, at the incoming factors; when it stops
+    the fit, the factors of that check are returned and the pass's new
+    ``W`` is dropped. Returns ``W`` blocks, ``H``, ``n_iter`` and the
+    divergence at the returned factors when known (else ``None``).
+    """
+    gamma = mu_gamma(beta)
+    W_cur, H_cur = W_blocks, H
+    scale = previous = None
+    n_iter = 0
+    for n_iter in range(1, max_iter + 2):
+        checking = n_iter - 1 > 0 and (n_iter - 1) % 10 == 0 and tol > 0
+        if n_iter == max_iter + 1 and not checking:
+            n_iter = max_iter
+            break
+        want_err = n_iter == 1 or checking
+        Hd = runner.shared(H_cur)
+        W_new, s = runner.run(
+            _mu_block, W_cur,
+            lambda info: (Hd, info, beta, l1_W, l2_W, gamma, update_H, want_err),
+            check=n_iter == 1)
+        if want_err:
+            error = float(np.sqrt(2.0 * max(s["err"], 0.0)))
+            if n_iter == 1:
+                scale = error if error > 0 else 1.0
+                previous = error
+            else:
+                if verbose:
+                    print(f"MU (dask) iteration {n_iter - 1}: error {error:.6g}")
+                if (previous - error) / scale < tol or n_iter == max_iter + 1:
+                    return W_cur, H_cur, n_iter - 1, s["err"]
+                previous = error
+        W_cur = W_new
+        if update_H:
+            H_cur = mu_apply(H_cur.copy(), s["num"], s["den"], l1=l1_H, l2=l2_H,
+                             gamma=gamma)
+            if beta <= 1:
+                H_cur[H_cur < _EPS64] = 0.0
+    return W_cur, H_cur, n_iter, None
+
+
+def _divergence(runner, w_blocks, H, beta, transposed):
+    Hd = runner.shared(H)
+    s = runner.run(_error_block, w_blocks,
+                   lambda info: (Hd, info, beta, transposed), returns_w=False)[1]
+    return s["err"]
+
+
+def _setup(est, X):
+    whom = type(est).__name__
+    if not hasattr(est, "solver"):
+        raise TypeError(f"{whom} does not accept Dask arrays; use nmfkit.NMF, whose "
+                        "fit runs on Dask arrays partitioned by rows.")
+    allow_missing = est._check_missing_values()
+    X = _check_dask_X(X, whom)
+    return X, whom, allow_missing
+
+
+def fit_transform_dask(est, X, W=None, H=None, mask=None):
+    """:meth:`NMF.fit_transform` for a Dask array (see the module notes).
+
+    Sets the fitted attributes of ``est`` only once the fit has succeeded,
+    and returns ``W`` as a Dask array chunked like ``X`` (its blocks are
+    the persisted ones of the fit).
+    """
+    X, whom, allow_missing = _setup(est, X)
+    if mask is not None:
+        raise ValueError(f"mask is not supported by {whom} with a Dask array: NaN "
+                         "entries of dense blocks are the missing ones.")
+    est._check_params(X)
+    beta = est._beta_loss
+    n_samples, n_features = X.shape
+    if est.init == "custom":
+        H = check_factor(H, (est._n_components if est._n_components != "auto"
+                             else "auto", n_features), f"{whom} (input H)",
+                         np.dtype(X.dtype if X.dtype in (np.float32, np.float64)
+                                  else np.float64))
+        if est._n_components == "auto":
+            est._n_components = H.shape[0]
+        init = "custom"
+    else:
+        if W is not None or H is not None:
+            warnings.warn("When init!='custom', provided W or H are ignored. Set "
+                          " init='custom' to use them as initialization.",
+                          RuntimeWarning)
+        if est._n_components == "auto":
+            est._n_components = n_features
+        init = "random" if est.init is None else est.init
+        if init != "random":
+            raise ValueError(
+                f"init={est.init!r} needs an SVD of the whole X; on a Dask array "
+                f"{whom} supports init='random' (the default there) or "
+                "init='custom' with your own W and H.")
+    k = int(est._n_components)
+    runner = _Runner(_Blocks(X, whom, allow_missing, beta))
+    dt = runner.blocks.dtype
+    hals = est.solver == "cd"
+    rng = check_random_state(est.random_state)
+    avg = None
+    if init == "random":
+        avg = _observed_mean(runner)
+        scale = np.sqrt(avg / k)
+        H = np.abs(scale * rng.standard_normal(size=(k, n_features))).astype(dt)
+    W_blocks = _initial_W(runner, est, W, k, init, rng, avg, transposed=hals)
+    H = np.ascontiguousarray(H, dtype=dt)
+    l1_W, l1_H, l2_W, l2_H = est._compute_regularization(X)
+    err = None
+    if hals:
+        W_blocks, H, n_iter = _fit_hals(
+            runner, W_blocks, H, tol=est.tol, max_iter=est.max_iter, l1_W=l1_W,
+            l2_W=l2_W, l1_H=l1_H, l2_H=l2_H, shuffle=est.shuffle,
+            random_state=est.random_state, verbose=est.verbose)
+    else:
+        W_blocks, H, n_iter, err = _fit_mu(
+            runner, W_blocks, H, beta=beta, tol=est.tol, max_iter=est.max_iter,
+            l1_W=l1_W, l2_W=l2_W, l1_H=l1_H, l2_H=l2_H, update_H=True,
+            verbose=est.verbose)
+    if err is None:
+        err = _divergence(runner, W_blocks, H, beta, transposed=hals)
+    if n_iter == est.max_iter and est.tol > 0:
+        warnings.warn(f"Maximum number of iterations {est.max_iter} reached. "
+                      "Increase it to improve convergence.", ConvergenceWarning)
+    W_out = runner.as_array(W_blocks, k, transposed=hals)
+    # everything computed: now the estimator changes
+    if hasattr(est, "feature_names_in_"):
+        del est.feature_names_in_
+    est.n_features_in_ = n_features
+    est.reconstruction_err_ = float(np.sqrt(2.0 * max(err, 0.0)))
+    est.n_components_ = H.shape[0]
+    est.components_ = H
+    est.n_iter_ = n_iter
+    est._dask_passes = runner.n_passes
+    return W_out
+
+
+def transform_dask(est, X, mask=None):
+    """:meth:`NMF.transform` for a Dask array: ``W`` chunked like ``X``.
+
+    Frobenius loss: lazy, block by block (each row's exact NNLS does not
+    depend on the other rows). Other losses: the multiplicative updates of
+    the in-memory ``transform`` with ``H`` fixed, run over the blocks with
+    the same global stopping rule (computed when called).
+    """
+    X, whom, allow_missing = _setup(est, X)
+    if mask is not None:
+        raise ValueError(f"mask is not supported by {whom} with a Dask array: NaN "
+                         "entries of dense blocks are the missing ones.")
+    if X.shape[1] != est.n_features_in_:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but {whom} is expecting "
+            f"{est.n_features_in_} features as input.")
+    beta = est._beta_loss
+    blocks = _Blocks(X, whom, allow_missing, beta)
+    H = est.components_.astype(blocks.dtype, copy=False)
+    k = H.shape[0]
+    l1_W, _, l2_W, _ = est._compute_regularization(X)
+    if beta == 2:
+        info = blocks.info(0, True)
+        return X.map_blocks(_nnls_block, H, l1_W, l2_W, info=info,
+                            chunks=(X.chunks[0], (k,)), dtype=blocks.dtype,
+                            meta=np.empty((0, 0), dtype=blocks.dtype))
+    runner = _Runner(blocks)
+    avg = np.sqrt(max(_observed_mean(runner), _EPS) / k)
+    W_blocks = [runner.dask.delayed(_full_block, pure=True)(r1 - r0, k, avg,
+                                                            blocks.dtype.str)
+                for r0, r1 in blocks.bounds]
+    W_blocks, _, _, _ = _fit_mu(
+        runner, W_blocks, H, beta=beta, tol=est.tol,
+        max_iter=est._transform_max_iter(), l1_W=l1_W, l2_W=l2_W, l1_H=0.0,
+        l2_H=0.0, update_H=False, verbose=0)
+    return runner.as_array(W_blocks, k, transposed=False)
