@@ -103,6 +103,14 @@ class _BaseNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         if self._n_components is None:
             self._n_components = X.shape[1]
         self._beta_loss = beta_loss_to_float(self.beta_loss)
+        k = self._n_components
+        if (self.init in ("nndsvd", "nndsvda", "nndsvdar") and k != "auto"
+                and k > min(X.shape)):
+            # scikit-learn's error: NNDSVD gives at most min(X.shape) pairs
+            raise ValueError(
+                f"init = '{self.init}' can only be used when "
+                "n_components <= min(n_samples, n_features)"
+            )
 
     def _compute_regularization(self, X):
         """Penalties scaled by the data shape, as scikit-learn scales them."""
@@ -155,7 +163,7 @@ class _BaseNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
                     RuntimeWarning,
                 )
             H = check_factor(H, (self._n_components, n_features), f"{name} (input H)",
-                             X.dtype)
+                             X.dtype, allow_zero=True)
             if self._n_components == "auto":
                 self._n_components = H.shape[0]
             W = None
@@ -259,6 +267,10 @@ class _BaseNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         H = self.components_
         if H.dtype != X.dtype:
             H = H.astype(X.dtype)
+        if not H.any():
+            # components all zero (e.g. penalties drove them there): W is
+            # irrelevant to the loss and zero minimises any penalty
+            return np.zeros((X.shape[0], H.shape[0]), dtype=X.dtype)
         l1_W, _, l2_W, _ = self._compute_regularization(X)
         if self._beta_loss == 2:
             return nnls(X, H, observed=observed, l1=l1_W, l2=l2_W)
@@ -614,8 +626,7 @@ class NMF(_BaseNMF):
         of the same ``X``. Computing the compression once and taking the SVD
         of its small factor saves several passes over ``X``.
         """
-        if (not update_H or observed is not None or self.init == "custom"
-                or sp.issparse(X)):
+        if not update_H or observed is not None or self.init == "custom":
             return None
         k = self._n_components
         if k == "auto":
