@@ -66,6 +66,7 @@ from scipy.linalg import get_blas_funcs
 from sklearn.utils import check_random_state
 
 from .nnls import _batched_cd, _RowProblems
+from .parallel import RowBlocks
 from .profile import effectively_dense, n_nonzero
 from .randomized import compress as _qb_compress
 
@@ -264,6 +265,10 @@ class _ExactProducts:
         self.X = X.tocsr() if self.sparse else X
         # row-major copy of X^T: csr products are faster than csc ones
         self.XT = X.T.tocsr() if self.sparse else X.T
+        if self.sparse:
+            # scipy's sparse products use one core: row blocks on a thread
+            # pool (as many threads as BLAS may use; same result bitwise)
+            self.Xb, self.XTb = RowBlocks(self.X), RowBlocks(self.XT)
         m, n = X.shape
         # The cost model sees the data, not the container (dense and sparse
         # input of the same data take the same path): the cheaper of a
@@ -276,12 +281,12 @@ class _ExactProducts:
     # on contiguous rows.
     def AW(self, H, out):
         if self.sparse:
-            return _into(np.asarray(self.X @ H.T).T, out)
+            return _into(self.Xb.matmul(H.T).T, out)
         return np.dot(H, self.XT, out=out)
 
     def AH(self, Wt, out):
         if self.sparse:
-            return _into(np.asarray(self.XT @ Wt.T).T, out)
+            return _into(self.XTb.matmul(Wt.T).T, out)
         return np.dot(Wt, self.X, out=out)
 
 
