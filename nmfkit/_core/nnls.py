@@ -197,12 +197,16 @@ def _polish(W, A, G, l1, l2):
     return ok
 
 
-def _kkt_violation(w, g, b):
-    """Largest KKT violation of one row, relative to the size of its terms."""
-    scale = float(np.abs(b).max(initial=0.0)) + 1e-300
-    return max(float(-np.minimum(g, 0).min(initial=0.0)),
-               float(np.abs(w * g).max(initial=0.0)) / max(float(w.max(initial=0.0)),
-                                                            1e-300)) / scale
+def _kkt_violation(W, grad, b):
+    """Largest KKT violation of each row, relative to the size of its terms.
+
+    ``grad`` is the gradient ``G w - b`` of each row of ``W``.
+    """
+    scale = np.abs(b).max(axis=1, initial=0.0) + 1e-300
+    wmax = np.maximum(W.max(axis=1, initial=0.0), 1e-300)
+    neg = -np.minimum(grad, 0).min(axis=1, initial=0.0)
+    slack = np.abs(W * grad).max(axis=1, initial=0.0) / wmax
+    return np.maximum(neg, slack) / scale
 
 
 def _active_set(G, b, w, max_steps):
@@ -265,16 +269,19 @@ def _finish_rows(W, A, G, l1, l2, exact):
     by Lawson--Hanson, one row at a time (rare and small: ``k x k``).
     """
     c, k = W.shape
-    for i in np.flatnonzero(~exact):
-        Gi = np.array(G[i], dtype=np.float64)
-        if l2:
-            Gi[np.diag_indices(k)] += l2
-        b = np.asarray(A[i], dtype=np.float64) - l1
-        w = np.asarray(W[i], dtype=np.float64).copy()
-        if _kkt_violation(w, Gi @ w - b, b) <= 1e-9:
-            continue
-        _active_set(Gi, b, w, max_steps=3 * k + 10)
-        W[i] = w.astype(W.dtype)
+    rows = np.flatnonzero(~exact)
+    if rows.size == 0:
+        return
+    G64 = np.array(G[rows], dtype=np.float64)
+    if l2:
+        G64[:, np.arange(k), np.arange(k)] += l2
+    b = np.asarray(A[rows], dtype=np.float64) - l1
+    w = np.asarray(W[rows], dtype=np.float64)
+    grad = np.einsum("ijk,ik->ij", G64, w) - b
+    for j in np.flatnonzero(_kkt_violation(w, grad, b) > 1e-9):
+        wj = w[j].copy()
+        _active_set(G64[j], b[j], wj, max_steps=3 * k + 10)
+        W[rows[j]] = wj.astype(W.dtype)
 
 
 def nnls(X, H, *, W=None, observed=None, l1=0.0, l2=0.0, tol=1e-6, max_iter=1000):
