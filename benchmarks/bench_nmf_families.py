@@ -29,7 +29,9 @@ family whose data is absent is reported as skipped.
 """
 
 import argparse
+import json
 import os
+import re
 import statistics
 import sys
 import time
@@ -221,8 +223,24 @@ def report_markdown(results, skipped, args, shapes):
               if name in args.families]
     if skipped:
         lines += ["", "Skipped: " + "; ".join(f"{k}: {why}" for k, why in skipped)]
+    if any(r.get("when") for r in results):
+        lines += ["", "Rows marked * were measured by a later run (`--merge`) than "
+                  "the others; each row's two sides were always timed together:",
+                  ""]
+        lines += [f"- * {r['family']} / {r['loss']}: {r['when']}"
+                  for r in results if r.get("when")]
     lines += ["", "Machine:", ""] + C.machine_table()
+    lines += ["", f"<!-- {SECTION} data: {json.dumps(results)} -->"]
     return "\n".join(lines)
+
+
+def previous_results():
+    """The results embedded in this script's section of docs/benchmarks.md."""
+    if not C.DOCS_BENCHMARKS.is_file():
+        return []
+    m = re.search(re.escape(f"<!-- {SECTION} data: ") + r"(.*?) -->",
+                  C.DOCS_BENCHMARKS.read_text())
+    return json.loads(m.group(1)) if m else []
 
 
 def parse_args(argv=None):
@@ -234,6 +252,9 @@ def parse_args(argv=None):
                    help="generated families 5x smaller; writes nothing unless --write")
     p.add_argument("--write", action="store_true")
     p.add_argument("--no-write", action="store_true")
+    p.add_argument("--merge", action="store_true",
+                   help="keep the other rows of the section's previous run and "
+                        "replace only the family x loss cases run now")
     args = p.parse_args(argv)
     args.families = [f for f in args.families.split(",") if f]
     args.losses = [x for x in args.losses.split(",") if x]
@@ -265,6 +286,19 @@ def main(argv=None):
         for loss_key in args.losses:
             results.append(run_one(family, loss_key, X, args.repeats, log))
     args.total_s = time.perf_counter() - t0
+    if args.merge:
+        when = f"{C.utc_now()}, `{C.command_line()}`"
+        done = {(r["family"], r["loss"]) for r in results}
+        for r in results:
+            r["when"] = when
+        old = [r for r in previous_results() if (r["family"], r["loss"]) not in done]
+        for r in old:
+            shapes.setdefault(r["family"], r.get("shape", "?"))
+        order = {f: i for i, f in enumerate(FAMILIES)}
+        results = sorted(old + results, key=lambda r: (order[r["family"]], r["loss"]))
+        args.families = sorted({r["family"] for r in results}, key=order.get)
+    for r in results:
+        r["shape"] = shapes[r["family"]]
     text = report_markdown(results, skipped, args, shapes)
     med, worst, where = summary(results)
     if med is not None:

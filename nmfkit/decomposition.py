@@ -27,6 +27,7 @@ from ._core.init import initialize
 from ._core.losses import beta_divergence, beta_loss_to_float
 from ._core.mu import fit_mu
 from ._core.nnls import nnls
+from ._core.profile import effectively_dense
 from ._validation import check_factor, check_nonnegative, resolve_observed
 
 __all__ = ["NMF", "non_negative_factorization"]
@@ -581,11 +582,17 @@ class NMF(_BaseNMF):
 
         A random start is far from any solution, and there the extrapolated
         iterates need about half the iterations (NMFk's perturbation fits).
-        From an SVD-based start the plain accelerated iterates are already
-        close, and they stay comparable with scikit-learn's.
+        So do sparse data from any start: there a half-step is one cheap
+        sweep and the plain iterates zigzag (TF-IDF-like 5000 x 2000 and the
+        arXiv TF-IDF, k = 20 / 10: 38 and 35 iterations to scikit-learn's
+        final loss instead of 81 and 96). From an SVD-based start on dense
+        data the plain accelerated iterates are already close, and they stay
+        comparable with scikit-learn's. Decided from the data (its non-zeros),
+        not from its container.
         """
-        return self.init == "random" or (
-            self.init is None and self._n_components > min(X.shape))
+        return (self.init == "random"
+                or (self.init is None and self._n_components > min(X.shape))
+                or not effectively_dense(X))
 
     def _warm_start_mu(self, X, W, H, observed, l1_W, l2_W, l1_H, l2_H, qb=None):
         """Start the multiplicative updates from a short Frobenius HALS fit.
