@@ -66,7 +66,7 @@ from scipy.linalg import get_blas_funcs
 from sklearn.utils import check_random_state
 
 from .nnls import _batched_cd, _RowProblems
-from .parallel import RowBlocks
+from .parallel import RowBlocks, single_blas
 from .profile import effectively_dense, n_nonzero
 from .randomized import compress as _qb_compress
 
@@ -224,7 +224,13 @@ def _half(Wt, A, B, buf, rng, max_inner, first_only):
 
     ``A`` and ``B`` (penalties folded in) are scaled in place. Returns the
     violation of the first sweep and the diagonal of ``B`` before scaling.
+    The sweeps (small BLAS calls) run on one BLAS thread.
     """
+    with single_blas():
+        return _half_sweeps(Wt, A, B, buf, rng, max_inner, first_only)
+
+
+def _half_sweeps(Wt, A, B, buf, rng, max_inner, first_only):
     k = Wt.shape[0]
     h = _prescale(A, B)
     order = rng.permutation(k) if rng is not None else range(k)
