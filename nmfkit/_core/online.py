@@ -58,6 +58,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .hals import hals_sweep
+from .parallel import single_blas
 
 __all__ = [
     "FRESH_RTOL",
@@ -83,24 +84,9 @@ _INNER_RTOL = 1e-2
 FRESH_RTOL = 1e-3
 
 
-_CONTROLLER = []
-
-
-def _single_blas():
-    """Context running BLAS on one thread.
-
-    The sweeps are sequences of tiny BLAS calls (``k``-vector times
-    ``(k, b)`` matrix); threading them only costs synchronisation, and a lot
-    of it on a busy machine. The large products of a batch keep the threads.
-    """
-    try:
-        if not _CONTROLLER:
-            from threadpoolctl import ThreadpoolController
-
-            _CONTROLLER.append(ThreadpoolController())
-        return _CONTROLLER[0].limit(limits=1, user_api="blas")
-    except Exception:  # pragma: no cover - threadpoolctl unusable
-        return contextlib.nullcontext()
+# The sweeps are sequences of tiny BLAS calls (``k``-vector times ``(k, b)``
+# matrix): they run on one BLAS thread; the large products keep the threads.
+_single_blas = single_blas
 
 
 # Below this many multiply-adds (b * n * k), the products of a batch are too
