@@ -23,7 +23,7 @@ def check_nonnegative(X, whom):
         raise ValueError(f"Negative values in data passed to {whom}.")
 
 
-def check_factor(A, shape, whom, dtype):
+def check_factor(A, shape, whom, dtype, allow_zero=False):
     """Validate a user-supplied factor ``W`` or ``H`` (``init='custom'``).
 
     Parameters
@@ -36,6 +36,12 @@ def check_factor(A, shape, whom, dtype):
         Name used in error messages, e.g. ``"NMF (input H)"``.
     dtype : numpy dtype
         The dtype of ``X``; the factor must have the same one.
+    allow_zero : bool, default=False
+        Accept a factor full of zeros. A starting point full of zeros is
+        rejected (the multiplicative updates cannot leave it), but a fixed
+        ``H`` (``update_H=False``) full of zeros is a valid, degenerate
+        problem whose coefficients are zero -- e.g. the components of a fit
+        that strong penalties drove to exactly zero.
     """
     if A is None:
         raise ValueError(f"{whom} is required when init='custom' (got None).")
@@ -47,7 +53,7 @@ def check_factor(A, shape, whom, dtype):
                 f"{shape[axis]}, but got {A_arr.shape[axis]}."
             )
     check_nonnegative(A_arr, whom)
-    if np.max(A_arr) == 0:
+    if not allow_zero and np.max(A_arr) == 0:
         raise ValueError(f"Array passed to {whom} is full of zeros.")
     if A_arr.dtype != dtype:
         raise TypeError(

@@ -27,6 +27,7 @@ from ._core.init import initialize
 from ._core.losses import beta_divergence, beta_loss_to_float
 from ._core.mu import fit_mu
 from ._core.nnls import nnls
+from ._core.profile import effectively_dense
 from ._validation import check_factor, check_nonnegative, resolve_observed
 from .distributed import (fit_transform_dask, is_dask_collection, refuse_dask,
                           transform_dask)
@@ -105,6 +106,14 @@ class _BaseNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         if self._n_components is None:
             self._n_components = X.shape[1]
         self._beta_loss = beta_loss_to_float(self.beta_loss)
+        k = self._n_components
+        if (self.init in ("nndsvd", "nndsvda", "nndsvdar") and k != "auto"
+                and k > min(X.shape)):
+            # scikit-learn's error: NNDSVD gives at most min(X.shape) pairs
+            raise ValueError(
+                f"init = '{self.init}' can only be used when "
+                "n_components <= min(n_samples, n_features)"
+            )
 
     def _compute_regularization(self, X):
         """Penalties scaled by the data shape, as scikit-learn scales them."""
@@ -157,7 +166,7 @@ class _BaseNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
                     RuntimeWarning,
                 )
             H = check_factor(H, (self._n_components, n_features), f"{name} (input H)",
-                             X.dtype)
+                             X.dtype, allow_zero=True)
             if self._n_components == "auto":
                 self._n_components = H.shape[0]
             W = None
@@ -263,6 +272,10 @@ class _BaseNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         H = self.components_
         if H.dtype != X.dtype:
             H = H.astype(X.dtype)
+        if not H.any():
+            # components all zero (e.g. penalties drove them there): W is
+            # irrelevant to the loss and zero minimises any penalty
+            return np.zeros((X.shape[0], H.shape[0]), dtype=X.dtype)
         l1_W, _, l2_W, _ = self._compute_regularization(X)
         if self._beta_loss == 2:
             return nnls(X, H, observed=observed, l1=l1_W, l2=l2_W)
@@ -577,11 +590,17 @@ class NMF(_BaseNMF):
 
         A random start is far from any solution, and there the extrapolated
         iterates need about half the iterations (NMFk's perturbation fits).
-        From an SVD-based start the plain accelerated iterates are already
-        close, and they stay comparable with scikit-learn's.
+        So do sparse data from any start: there a half-step is one cheap
+        sweep and the plain iterates zigzag (TF-IDF-like 5000 x 2000 and the
+        arXiv TF-IDF, k = 20 / 10: 38 and 35 iterations to scikit-learn's
+        final loss instead of 81 and 96). From an SVD-based start on dense
+        data the plain accelerated iterates are already close, and they stay
+        comparable with scikit-learn's. Decided from the data (its non-zeros),
+        not from its container.
         """
-        return self.init == "random" or (
-            self.init is None and self._n_components > min(X.shape))
+        return (self.init == "random"
+                or (self.init is None and self._n_components > min(X.shape))
+                or not effectively_dense(X))
 
     def _warm_start_mu(self, X, W, H, observed, l1_W, l2_W, l1_H, l2_H, qb=None):
         """Start the multiplicative updates from a short Frobenius HALS fit.
@@ -622,8 +641,7 @@ class NMF(_BaseNMF):
         of the same ``X``. Computing the compression once and taking the SVD
         of its small factor saves several passes over ``X``.
         """
-        if (not update_H or observed is not None or self.init == "custom"
-                or sp.issparse(X)):
+        if not update_H or observed is not None or self.init == "custom":
             return None
         k = self._n_components
         if k == "auto":

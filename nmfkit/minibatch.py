@@ -21,6 +21,7 @@ from sklearn.utils._param_validation import Interval
 from ._core.init import initialize
 from ._core.losses import beta_divergence
 from ._core.online import (
+    FRESH_RTOL,
     OnlineStats,
     blas_for_batch,
     fit_online,
@@ -382,8 +383,7 @@ class MiniBatchNMF(_BaseNMF):
         minibatch_step(X, Wb, H, self._stats, rho=self._rho, l1_W=l1_W,
                        l2_W=l2_W, l1_H=l1_H, l2_H=l2_H, observed=observed,
                        update_H=True, w_iter=self.fresh_restarts_max_iter,
-                       w_rtol=min(self.tol, 1e-2) if self.tol > 0 else 1e-4,
-                       w_cold=True)
+                       w_rtol=FRESH_RTOL, w_cold=True)
         self.components_ = H
         self.n_components_ = H.shape[0]
         self.n_steps_ += 1

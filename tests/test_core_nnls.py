@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.optimize as so
 import scipy.sparse as sp
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from nmfkit._core.nnls import nnls
@@ -37,6 +37,9 @@ def kkt_residual(X, H, W, l1, l2, mask=None):
 @settings(max_examples=30, deadline=None)
 @given(seed=st.integers(0, 10_000), m=st.integers(1, 15), n=st.integers(2, 12),
        k=st.integers(1, 6), l2=st.sampled_from([0.0, 0.5]))
+# regression: k > n (singular Gram), coordinate descent stopped short of the
+# minimum (row 4: residual 4.44e-4 against scipy's 2.20e-4)
+@example(seed=667, m=14, n=2, k=3, l2=0.0)
 def test_matches_scipy_nnls(seed, m, n, k, l2):
     rng = np.random.default_rng(seed)
     X = rng.random((m, n))

@@ -358,3 +358,39 @@ def test_random_start_uses_extrapolated_hals():
     errs, iters = np.mean(errs, axis=0), np.sum(iters, axis=0)
     assert errs[0] <= errs[1] * (1 + 1e-3)
     assert iters[0] < 0.5 * iters[1]
+
+
+# ---------------------------------------------------------------- fidelity
+@pytest.mark.parametrize("init", ["nndsvd", "nndsvda", "nndsvdar"])
+def test_nndsvd_with_too_many_components_raises_as_sklearn(init):
+    from nmfkit import MiniBatchNMF
+
+    A = np.ones((2, 2))
+    msg = (f"init = '{init}' can only be used when n_components <= "
+           "min(n_samples, n_features)")
+    for Estimator in (NMF, MiniBatchNMF, skd.NMF):
+        with pytest.raises(ValueError, match=msg.replace("(", r"\(").replace(")", r"\)")):
+            Estimator(3, init=init).fit(A)
+
+
+def test_penalties_that_zero_the_components_give_zero_coefficients():
+    """Strong L2 drives the fit to exactly W = H = 0 (the minimiser, lower than
+    scikit-learn's point); the fixed-H solve and transform then return zeros
+    instead of rejecting H as a starting point 'full of zeros'."""
+    rng = np.random.RandomState(42)
+    A = np.abs(rng.randn(10, 10))
+    A[:, 2 * np.arange(5)] = 0
+    kw = dict(init="random", solver="cd", max_iter=500, alpha_W=1.0, alpha_H=1.0,
+              random_state=1, tol=1e-2)
+    W, H, _ = non_negative_factorization(A, **kw)
+    obj = 0.5 * ((A - W @ H) ** 2).sum() + 5.0 * ((W ** 2).sum() + (H ** 2).sum())
+    Ws, Hs, _ = skd.non_negative_factorization(A, **kw)
+    obj_sk = 0.5 * ((A - Ws @ Hs) ** 2).sum() + 5.0 * ((Ws ** 2).sum() + (Hs ** 2).sum())
+    assert obj <= obj_sk
+    W2, _, _ = non_negative_factorization(A, H=H, update_H=False, **kw)
+    model = NMF(**kw)
+    np.testing.assert_array_equal(W2, model.fit(A).transform(A))
+    assert np.isfinite(W2).all()
+    # a zero *starting point* is still rejected, as in scikit-learn
+    with pytest.raises(ValueError, match="full of zeros"):
+        non_negative_factorization(A, A, 0 * A, 10, init="custom")

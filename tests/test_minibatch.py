@@ -435,3 +435,70 @@ def test_degenerate_inputs_finite(case, beta_loss):
     for a in (W, W2, est.components_):
         assert np.isfinite(a).all() and (a >= 0).all()
     assert np.isfinite(est.reconstruction_err_)
+
+
+# ---------------------------------------------------------------- fidelity
+def _low_rank_with_zero_rows():
+    """15 x 10, rank 5, rows 5.. all zero (scikit-learn's true-reconstruction data)."""
+    rng = np.random.RandomState(42)
+    W = np.zeros((15, 5))
+    w = np.abs(rng.randn(15))
+    for j in range(5):
+        W[j, j] = w[j]
+    H = np.zeros((5, 10))
+    h = np.abs(rng.randn(5))
+    for j in range(10):
+        H[j % 5, j] = h[j % 5]
+    return W @ H
+
+
+@pytest.mark.parametrize("beta_loss", [2, 1, 0.5])
+def test_exact_low_rank_is_reconstructed(beta_loss):
+    """Batches of zero rows are no evidence of convergence (they once stopped KL
+    after 3 steps at reconstruction_err_ 1.84; scikit-learn gets 0.057)."""
+    X = _low_rank_with_zero_rows()
+    est = MiniBatchNMF(n_components=5, beta_loss=beta_loss, batch_size=3,
+                       max_iter=1000, random_state=0)
+    W = est.fit_transform(X)
+    # (scikit-learn: 0.25 for beta 2 and 7.8 for beta 0.5, stopped by the
+    # zero batches; 0.057 for KL)
+    assert est.reconstruction_err_ < (0.2 if beta_loss == 0.5 else 0.1)
+    np.testing.assert_allclose(W @ est.components_, X, atol=1e-2)
+    if beta_loss == 1:  # the KL path is scikit-learn's scheme: same result
+        ref = SkMiniBatchNMF(n_components=5, beta_loss=1, batch_size=3,
+                             max_iter=1000, random_state=0).fit(X)
+        assert est.reconstruction_err_ <= ref.reconstruction_err_ * (1 + 1e-6)
+
+
+@pytest.mark.parametrize("beta_loss", [2, 1, 0.5])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_fit_one_epoch_equals_partial_fit(beta_loss, sparse):
+    """fit (one epoch, fresh restarts) and partial_fit on the same batches agree.
+
+    ``forget_factor=1``: partial_fit cannot know the size of the stream, so
+    its per-batch forgetting is ``forget_factor`` where fit's is
+    ``forget_factor ** (batch_size / n_samples)``; they coincide at 1.
+    """
+    rng = np.random.RandomState(0)
+    X = np.abs(rng.randn(95, 8))
+    X[X < 0.3] = 0
+    if sparse:
+        X = sp.csr_matrix(X)
+    H0 = np.abs(rng.randn(4, 8))
+    W0 = np.ones((95, 4))
+    common = dict(n_components=4, init="custom", beta_loss=beta_loss, batch_size=10,
+                  forget_factor=1.0, alpha_W=0.05, l1_ratio=0.5,
+                  fresh_restarts_max_iter=30)
+    one_epoch = MiniBatchNMF(max_iter=1, tol=0, max_no_improvement=None,
+                             fresh_restarts=True, **common)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        one_epoch.fit(X, W=W0, H=H0)
+    stream = MiniBatchNMF(**common)
+    for start in range(0, 95, 10):
+        stream.partial_fit(X[start:start + 10], W=W0[:10], H=H0)
+    assert one_epoch.n_steps_ == stream.n_steps_ == 10
+    np.testing.assert_allclose(one_epoch.components_, stream.components_,
+                               rtol=1e-10, atol=1e-12)
+    # and the caller's H was not written into
+    assert np.abs(H0 - stream.components_).max() > 1e-3

@@ -66,6 +66,8 @@ from scipy.linalg import get_blas_funcs
 from sklearn.utils import check_random_state
 
 from .nnls import _batched_cd, _RowProblems
+from .parallel import RowBlocks, single_blas
+from .profile import effectively_dense, n_nonzero
 from .randomized import compress as _qb_compress
 
 __all__ = ["fit_hals", "hals_sweep", "plan_compression"]
@@ -222,7 +224,13 @@ def _half(Wt, A, B, buf, rng, max_inner, first_only):
 
     ``A`` and ``B`` (penalties folded in) are scaled in place. Returns the
     violation of the first sweep and the diagonal of ``B`` before scaling.
+    The sweeps (small BLAS calls) run on one BLAS thread.
     """
+    with single_blas():
+        return _half_sweeps(Wt, A, B, buf, rng, max_inner, first_only)
+
+
+def _half_sweeps(Wt, A, B, buf, rng, max_inner, first_only):
     k = Wt.shape[0]
     h = _prescale(A, B)
     order = rng.permutation(k) if rng is not None else range(k)
@@ -258,13 +266,20 @@ def _inner_budget(product_cost, size, k, floor=1):
 class _ExactProducts:
     """``(X H^T)^T`` and ``W^T X`` for dense or sparse ``X``."""
 
-    def __init__(self, X):
+    def __init__(self, X, nnz):
         self.sparse = sp.issparse(X)
         self.X = X.tocsr() if self.sparse else X
         # row-major copy of X^T: csr products are faster than csc ones
         self.XT = X.T.tocsr() if self.sparse else X.T
+        if self.sparse:
+            # scipy's sparse products use one core: row blocks on a thread
+            # pool (as many threads as BLAS may use; same result bitwise)
+            self.Xb, self.XTb = RowBlocks(self.X), RowBlocks(self.XT)
         m, n = X.shape
-        self.cost = (X.nnz / 1.5) if self.sparse else (m * n / 15.0)
+        # The cost model sees the data, not the container (dense and sparse
+        # input of the same data take the same path): the cheaper of a
+        # dense product and a sparse one over the non-zeros.
+        self.cost = min(nnz / 1.5, m * n / 15.0)
 
     # For a sparse X without ``out`` the products are returned as transposed
     # views of scipy's fresh (m, k) results: one (k, m) array less to keep
@@ -272,12 +287,12 @@ class _ExactProducts:
     # on contiguous rows.
     def AW(self, H, out):
         if self.sparse:
-            return _into(np.asarray(self.X @ H.T).T, out)
+            return _into(self.Xb.matmul(H.T).T, out)
         return np.dot(H, self.XT, out=out)
 
     def AH(self, Wt, out):
         if self.sparse:
-            return _into(np.asarray(self.XT @ Wt.T).T, out)
+            return _into(self.XTb.matmul(Wt.T).T, out)
         return np.dot(Wt, self.X, out=out)
 
 
@@ -302,15 +317,23 @@ class _CompressedProducts:
         return np.dot(np.dot(Wt, self.Q), self.Bc, out=out)
 
 
-def _should_compress(X, k, compress):
-    if compress is False or compress is None or sp.issparse(X):
+def _should_compress(X, k, compress, nnz=None):
+    """Whether to iterate on a QB compression first.
+
+    Decided from the shape and the number of non-zeros, never from the
+    container: only effectively dense data is compressed (for sparse data the
+    exact products over the non-zeros are about as cheap as the compressed
+    ones, and the compression would lose the sparsity).
+    """
+    if compress is False or compress is None:
         return False
     m, n = X.shape
     size = _compress_size(k)
     if compress is True:
         return size < min(m, n)
     # "auto": only when the compressed iterations are much cheaper
-    return m * n >= 250_000 and 4 * size <= min(m, n)
+    return (m * n >= 250_000 and 4 * size <= min(m, n)
+            and effectively_dense(X, nnz))
 
 
 def _compress_size(k):
@@ -552,16 +575,19 @@ def fit_hals(X, W, H, *, tol=1e-4, max_iter=200, l1_W=0.0, l2_W=0.0, l1_H=0.0,
     Hw = H if H.flags.c_contiguous else np.ascontiguousarray(H)
     bufW = _Buffers(k, m, dtype)
     bufH = _Buffers(k, n, dtype)
-    exact = _ExactProducts(X)
+    nnz = n_nonzero(X)
+    exact = _ExactProducts(X, nnz)
+    should_compress = _should_compress(X, k, compress, nnz)
     # buffers for the products: needed for dense or compressed products; for
     # a sparse X only when extrapolating (which keeps copies of the factors
     # anyway, so memory is not its concern)
-    buffered = ((not exact.sparse) or _should_compress(X, k, compress)
+    buffered = ((not exact.sparse) or should_compress
                 or (extrapolate and update_H))
     AW = np.empty((k, m), dtype=dtype) if buffered else None
     AH = np.empty((k, n), dtype=dtype) if buffered else None
-    # dense X: every pass over X is expensive, solve the blocks more exactly
-    floor = 1 if exact.sparse else _MIN_INNER
+    # effectively dense data: every pass over X is expensive, solve the
+    # blocks more exactly
+    floor = _MIN_INNER if effectively_dense(X, nnz) else 1
 
     def half(F, G, prod, product, out, l1, l2, buf, first_only):
         """Update ``F`` (k, size) against ``G`` (k, other): one half-step.
@@ -594,8 +620,7 @@ def fit_hals(X, W, H, *, tol=1e-4, max_iter=200, l1_W=0.0, l2_W=0.0, l1_H=0.0,
     if verbose:
         print(f"HALS iteration 1: violation {violation_init:.6g}")
     converged = violation_init == 0.0 or tol >= 1.0
-    compressing = (not converged and n_iter < max_iter
-                   and _should_compress(X, k, compress))
+    compressing = not converged and n_iter < max_iter and should_compress
     # plain iterations are scikit-learn's: its threshold; otherwise stricter
     threshold = (
         (_TOL_FACTOR if (accelerate or compressing or extrapolate) else 1.0)

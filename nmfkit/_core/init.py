@@ -21,6 +21,8 @@ import scipy.sparse as sp
 from sklearn.utils import check_random_state
 from sklearn.utils.extmath import randomized_svd
 
+from .profile import n_nonzero
+
 _TINY = np.finfo(np.float64).tiny
 
 
@@ -45,11 +47,15 @@ def _filled(X, observed, avg):
 
 def _svd(X, k, random_state):
     """Top-``k`` singular triplets of ``X`` (dense or sparse), ``k <= min(shape)``."""
-    if not sp.issparse(X) and min(X.shape) <= 3 * k + 10:
+    # The choice depends on the data, not on its container, so that dense and
+    # sparse input of the same data start from the same factors.
+    if min(X.shape) <= 3 * k + 10 and (not sp.issparse(X)
+                                       or X.shape[0] * X.shape[1] <= 4_000_000):
         # small problem: an exact SVD is cheaper than the randomized one
-        U, S, Vt = np.linalg.svd(X, full_matrices=False)
+        Xd = X.toarray() if sp.issparse(X) else X
+        U, S, Vt = np.linalg.svd(Xd, full_matrices=False)
         return U[:, :k], S[:k], Vt[:k]
-    if sp.issparse(X) or X.size < 2_000_000:
+    if n_nonzero(X) < 2_000_000:
         return randomized_svd(X, k, random_state=random_state)
     # Large dense: two power iterations (scikit-learn's 'auto' takes 7) give an
     # SVD that is as good a starting point for NMF at a third of the passes

@@ -165,10 +165,15 @@ def _batched_cd(W, A, G, l1, l2, order, max_sweeps, *, eps2=0.0, atol=0.0,
 
 
 def _polish(W, A, G, l1, l2):
-    """Exact solve on each row's support; keep it where it satisfies KKT."""
+    """Exact solve on each row's support; keep it where it satisfies KKT.
+
+    Returns a boolean array: which rows were replaced by their exact support
+    solution. The others keep the coordinate-descent point (see
+    :func:`_finish_rows`).
+    """
     c, k = W.shape
     if c == 0 or k == 0:
-        return
+        return np.ones(c, dtype=bool)
     P = W > 0
     Gp = np.where(P[:, :, None] & P[:, None, :], G, 0).astype(np.float64)
     idx = np.arange(k)
@@ -177,7 +182,9 @@ def _polish(W, A, G, l1, l2):
     try:
         sol = np.linalg.solve(Gp, rhs[..., None])[..., 0]
     except np.linalg.LinAlgError:
-        return
+        # one singular support Gram (k above the rank of H) fails the whole
+        # batched solve: the rows are finished one by one
+        return np.zeros(c, dtype=bool)
     with np.errstate(all="ignore"):
         ok = np.all(np.isfinite(sol), axis=1)
         ok &= np.all(~P | (sol > 0), axis=1)
@@ -187,6 +194,94 @@ def _polish(W, A, G, l1, l2):
         ok &= np.all(P | (grad >= -1e-9 * scale[:, None]), axis=1)
         # the support solve must not be worse than the CD point
     W[ok] = sol[ok].astype(W.dtype)
+    return ok
+
+
+def _kkt_violation(W, grad, b):
+    """Largest KKT violation of each row, relative to the size of its terms.
+
+    ``grad`` is the gradient ``G w - b`` of each row of ``W``.
+    """
+    scale = np.abs(b).max(axis=1, initial=0.0) + 1e-300
+    wmax = np.maximum(W.max(axis=1, initial=0.0), 1e-300)
+    neg = -np.minimum(grad, 0).min(axis=1, initial=0.0)
+    slack = np.abs(W * grad).max(axis=1, initial=0.0) / wmax
+    return np.maximum(neg, slack) / scale
+
+
+def _active_set(G, b, w, max_steps):
+    r"""Lawson--Hanson active set for :math:`\min_{w\ge0} \tfrac12 w^TGw - b^Tw`.
+
+    In Gram form, for one row; the least-squares solves on the passive set
+    use ``lstsq``, so a singular ``G`` (more components than the rank of
+    ``H``) still reaches a minimiser. ``w`` (a feasible start) is updated in
+    place.
+    """
+    k = G.shape[0]
+    scale = float(np.abs(b).max(initial=0.0)) + float(np.abs(G).max(initial=0.0))
+    tol = 1e-12 * max(scale, 1e-300) * max(k, 1)
+    P = w > 0
+    if P.any():  # first the minimiser on the start's support
+        _solve_passive(G, b, w, P)
+    for _ in range(max_steps):
+        grad = b - G @ w  # minus the gradient
+        free = ~P & (grad > tol)
+        if not free.any():
+            break
+        P[int(np.argmax(np.where(free, grad, -np.inf)))] = True
+        _solve_passive(G, b, w, P)
+    return w
+
+
+def _solve_passive(G, b, w, P):
+    """Move ``w`` toward the least-squares point on the passive set ``P``.
+
+    Inner loop of Lawson--Hanson: step to the unconstrained minimiser on
+    ``P``, or as far as feasibility allows and drop the coordinates that hit
+    zero. Returns whether the final step was a full one.
+    """
+    for _ in range(G.shape[0] + 1):
+        idx = np.flatnonzero(P)
+        if idx.size == 0:
+            return True
+        z = np.linalg.lstsq(G[np.ix_(idx, idx)], b[idx], rcond=None)[0]
+        if np.all(z > 0):
+            w[:] = 0
+            w[idx] = z
+            return True
+        neg = z <= 0
+        wi = w[idx]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratios = np.where(neg, wi / (wi - z), np.inf)
+        alpha = float(min(max(ratios.min(), 0.0), 1.0))
+        w[idx] = wi + alpha * (z - wi)
+        w[w <= 0] = 0
+        P &= w > 0
+    return False
+
+
+def _finish_rows(W, A, G, l1, l2, exact):
+    """Rows the support polish could not finish: exact active-set solve.
+
+    Coordinate descent crawls along the flat directions of a singular Gram
+    (more components than the rank of ``H``) and its point may stop short of
+    the minimum; those rows (the ones failing the KKT conditions) are solved
+    by Lawson--Hanson, one row at a time (rare and small: ``k x k``).
+    """
+    c, k = W.shape
+    rows = np.flatnonzero(~exact)
+    if rows.size == 0:
+        return
+    G64 = np.array(G[rows], dtype=np.float64)
+    if l2:
+        G64[:, np.arange(k), np.arange(k)] += l2
+    b = np.asarray(A[rows], dtype=np.float64) - l1
+    w = np.asarray(W[rows], dtype=np.float64)
+    grad = np.einsum("ijk,ik->ij", G64, w) - b
+    for j in np.flatnonzero(_kkt_violation(w, grad, b) > 1e-9):
+        wj = w[j].copy()
+        _active_set(G64[j], b[j], wj, max_steps=3 * k + 10)
+        W[rows[j]] = wj.astype(W.dtype)
 
 
 def nnls(X, H, *, W=None, observed=None, l1=0.0, l2=0.0, tol=1e-6, max_iter=1000):
@@ -236,6 +331,7 @@ def nnls(X, H, *, W=None, observed=None, l1=0.0, l2=0.0, tol=1e-6, max_iter=1000
                     max(float(np.abs(np.einsum("ikk->ik", G)).max(initial=0.0)), 1e-300),
                     1e-300)
         _batched_cd(Wc, A, G, l1, l2, order, max_iter, atol=tol * scale)
-        _polish(Wc, A, G, l1, l2)
+        exact = _polish(Wc, A, G, l1, l2)
+        _finish_rows(Wc, A, G, l1, l2, exact)
         W[start:stop] = Wc
     return W

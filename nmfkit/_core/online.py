@@ -58,8 +58,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from .hals import hals_sweep
+from .parallel import single_blas
 
 __all__ = [
+    "FRESH_RTOL",
     "OnlineStats",
     "blas_for_batch",
     "fit_online",
@@ -77,27 +79,14 @@ _EPS = np.finfo(np.float32).eps
 _W_SWEEPS = 3
 _H_SWEEPS = 3
 _INNER_RTOL = 1e-2
-_FRESH_RTOL = 1e-3  # without a warm start, solve the batch more exactly
+# without a warm start, solve the batch more exactly (fresh restarts of fit
+# and every partial_fit: both solve a batch the same way)
+FRESH_RTOL = 1e-3
 
 
-_CONTROLLER = []
-
-
-def _single_blas():
-    """Context running BLAS on one thread.
-
-    The sweeps are sequences of tiny BLAS calls (``k``-vector times
-    ``(k, b)`` matrix); threading them only costs synchronisation, and a lot
-    of it on a busy machine. The large products of a batch keep the threads.
-    """
-    try:
-        if not _CONTROLLER:
-            from threadpoolctl import ThreadpoolController
-
-            _CONTROLLER.append(ThreadpoolController())
-        return _CONTROLLER[0].limit(limits=1, user_api="blas")
-    except Exception:  # pragma: no cover - threadpoolctl unusable
-        return contextlib.nullcontext()
+# The sweeps are sequences of tiny BLAS calls (``k``-vector times ``(k, b)``
+# matrix): they run on one BLAS thread; the large products keep the threads.
+_single_blas = single_blas
 
 
 # Below this many multiply-adds (b * n * k), the products of a batch are too
@@ -428,7 +417,14 @@ def _mu_terms(X, W, H, beta, observed, side):
     if side == "H":
         num = np.ascontiguousarray(Q.T @ W).T if sp.issparse(Q) else np.dot(W.T, Q)
         if R is None:
-            den = np.repeat(W.sum(axis=0)[:, None], H.shape[1], axis=1)
+            # scikit-learn's rule: a component unused by the whole batch
+            # (zero column of W) gets denominator 1, so the accumulated
+            # statistics still see the batch (a batch of zero rows shrinks
+            # H instead of leaving it unchanged, which would stop the run on
+            # the "small change of H" rule long before convergence)
+            w_sum = W.sum(axis=0)
+            w_sum[w_sum == 0] = 1.0
+            den = np.repeat(w_sum[:, None], H.shape[1], axis=1)
         elif sp.issparse(R):
             den = np.ascontiguousarray((R.T @ W).T)
         else:
@@ -691,7 +687,7 @@ def fit_online(X, W, H, stats, *, batch_size, rho, tol=1e-4,
                               l1_H=l1_H * scale, l2_H=l2_H * scale,
                               observed=obs, update_H=True,
                               w_iter=fresh_restarts_max_iter if fresh_restarts else None,
-                              w_rtol=_FRESH_RTOL if fresh_restarts else _INNER_RTOL,
+                              w_rtol=FRESH_RTOL if fresh_restarts else _INNER_RTOL,
                               w_cold=cold, x_sq_norm=batch_sq[i_batch])
         if fresh_restarts:
             W[sl] = Wb
@@ -714,7 +710,11 @@ def fit_online(X, W, H, stats, *, batch_size, rho, tol=1e-4,
         diff = float(np.linalg.norm(H - H_prev))
         norm = float(np.linalg.norm(H))
         rel = diff / norm if norm > 0 else (0.0 if diff == 0 else np.inf)
-        if tol > 0 and rel <= tol:
+        # a batch of zero rows says nothing about H (its coefficients are
+        # zero, the statistics only shrink): a small change of H there is no
+        # sign of convergence
+        informative = bool(Xb.nnz if sp.issparse(Xb) else Xb.any())
+        if tol > 0 and rel <= tol and informative:
             if verbose:
                 print(f"Converged (small H change) at step {step}/{n_steps_max}")
             break
