@@ -264,9 +264,15 @@ def _inner_budget(product_cost, size, k, floor=1):
 
 
 class _ExactProducts:
-    """``(X H^T)^T`` and ``W^T X`` for dense or sparse ``X``."""
+    """``(X H^T)^T`` and ``W^T X`` for dense or sparse ``X``.
 
-    def __init__(self, X, nnz):
+    ``nnz``: the non-zero count of ``X`` when the caller has it already
+    (counted here otherwise).
+    """
+
+    def __init__(self, X, nnz=None):
+        if nnz is None:
+            nnz = n_nonzero(X)
         self.sparse = sp.issparse(X)
         self.X = X.tocsr() if self.sparse else X
         # row-major copy of X^T: csr products are faster than csc ones
