@@ -7,4 +7,6 @@ downloads data (the shared research sets live in ``../shared/data`` beside the
 repository, see its README).
 """
 
-__all__ = []
+from .corpus import make_topic_corpus
+
+__all__ = ["make_topic_corpus"]
