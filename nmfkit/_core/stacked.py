@@ -177,7 +177,7 @@ def stacked_kl_divergence(blocks, Ws, H):
 
 
 def _coupled_step(blocks, Ws, H, inner):
-    """One pass over the co-occurrence blocks, ``inner`` over the first block.
+    r"""One pass over the co-occurrence blocks, ``inner`` over the first block.
 
     The ratios of every block are current (computed at ``Ws, H``). With
     :math:`R_c = S / (W_c H)`, Jensen's inequality majorizes each coupled term
