@@ -125,13 +125,16 @@ def single_fits(name, X, labels, seeds, with_old):
         print(f"  seed {seed}: NMF {tw_n:.2f} s ({nmf.n_iter_} it) NMI {q_n[0]:.3f}"
               f" | SeNMF {tw_s:.2f} s ({se.n_iter_} it) NMI {q_s[0]:.3f} | ratio "
               f"{tw_s / tw_n:.2f} wall, {tc_s / tc_n:.2f} CPU", flush=True)
-    old = None
-    if with_old:
-        (W_o, H_o, it_o), tw_o, _ = timed(lambda: old_senmf(X, k, seeds[0]))
-        old = (tw_o, it_o, quality(W_o, H_o, labels, B), rows[0][4])
-        print(f"  before: SeNMF as NMF of the stack {tw_o:.1f} s ({it_o} it), NMI "
-              f"{old[2][0]:.3f}", flush=True)
-    return stats, rows, ratios_wall, ratios_cpu, old
+    return [stats, rows, ratios_wall, ratios_cpu, None]
+
+
+def before(X, labels, seed, new_time):
+    B = (X > 0).astype(np.float64).tocsc()
+    (W_o, H_o, it_o), tw_o, _ = timed(lambda: old_senmf(X, 5, seed))
+    old = (tw_o, it_o, quality(W_o, H_o, labels, B), new_time)
+    print(f"  before: SeNMF as NMF of the stack {tw_o:.1f} s ({it_o} it), NMI "
+          f"{old[2][0]:.3f}", flush=True)
+    return old
 
 
 def scan(X, labels, ks, n_perturbs, early):
@@ -150,34 +153,53 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true",
                         help="small corpus, one seed, short scan, no write")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--skip-before", action="store_true",
+                        help="do not time the SeNMF of before (slow)")
+    parser.add_argument("--part", choices=["fits", "scan", "all"], default="all",
+                        help="single fits (section bench_senmf_speed), the "
+                        "SeNMFk scan (section bench_senmf_scan), or both")
     args = parser.parse_args(argv)
     t_start = time.perf_counter()
     load0 = load_average()
     seeds = [0] if args.quick else [0, 1]
-    results = []
-    with threadpool_limits(limits=1, user_api="blas"):
-        for name, X, labels in corpora(args.quick):
-            results.append((name,) + single_fits(name, X, labels, seeds,
-                                                 with_old=not args.quick))
-    gen_name, X_gen, y_gen = corpora(args.quick)[-1]
-    ks = range(2, 7) if args.quick else range(2, 13)
-    n_perturbs = 4 if args.quick else 20
-    scan_res = scan(X_gen, y_gen, ks, n_perturbs, True)
+    save = not (args.quick or args.no_write)
+    if args.part in ("fits", "all"):
+        results = []
+        data = corpora(args.quick)
+        with threadpool_limits(limits=1, user_api="blas"):
+            for name, X, labels in data:
+                results.append([name] + single_fits(name, X, labels, seeds, False))
+                if save:
+                    write(results, load0, t_start)
+            if not (args.quick or args.skip_before):
+                for res, (name, X, labels) in zip(results, data):
+                    res[-1] = before(X, labels, seeds[0], res[2][0][4])
+                    if save:
+                        write(results, load0, t_start)
+    if args.part in ("scan", "all"):
+        gen_name, X_gen, y_gen = corpora(args.quick)[-1]
+        ks = range(2, 7) if args.quick else range(2, 13)
+        n_perturbs = 4 if args.quick else 20
+        scan_res = scan(X_gen, y_gen, ks, n_perturbs, True)
+        if save:
+            write_scan(scan_res, ks, n_perturbs, load0, t_start)
+
+
+def header(title, load0, t_start):
     minutes = (time.perf_counter() - t_start) / 60
-    if args.quick or args.no_write:
-        return
-    write(results, scan_res, ks, n_perturbs, load0, minutes)
-
-
-def write(results, scan_res, ks, n_perturbs, load0, minutes):
-    lines = [
-        "## SeNMF and SeNMFk at corpus scale (`benchmarks/bench_senmf_speed.py`)",
+    return [
+        f"## {title} (`benchmarks/bench_senmf_speed.py`)",
         "",
         f"Command (from the repository root): `{command_line()}`  ",
-        f"Run: {utc_now()} ({minutes:.1f} min), everything in one process; load "
-        f"average at start / end: {load0} / {load_average()} (a shared machine: "
-        "the ratios are the result, not the absolute times).",
+        f"Run: {utc_now()} ({minutes:.1f} min so far), everything in one process; "
+        f"load average at start / now: {load0} / {load_average()} (a shared "
+        "machine: the ratios are the result, not the absolute times).",
         "",
+    ]
+
+
+def write(results, load0, t_start):
+    lines = header("SeNMF at corpus scale", load0, t_start) + [
         *machine_table(),
         "",
         "One `SeNMF(n_components=5, init='random')` fit (library defaults: plain "
@@ -213,15 +235,18 @@ def write(results, scan_res, ks, n_perturbs, load0, minutes):
                       f"NPMI {q_o[0]:.3f} / {q_o[1]:.3f} / {q_o[2]:.3f}: "
                       f"{tw_o / tw_new:.1f}x the time of the new SeNMF fit."]
         lines.append("")
+    update_doc_section("bench_senmf_speed", "\n".join(lines))
+    print("wrote docs/benchmarks.md (bench_senmf_speed)")
+
+
+def write_scan(scan_res, ks, n_perturbs, load0, t_start):
     model, tw, nmi = scan_res
-    lines += [
-        "### SeNMFk on the generated corpus",
-        "",
+    lines = header("SeNMFk at corpus scale", load0, t_start) + [
         f"`SeNMFk(n_components_range=range({ks.start}, {ks.stop}), "
         f"n_perturbs={n_perturbs}, n_jobs=2, early_stopping=True, "
-        "random_state=0)` (5 planted topics): "
-        f"**{tw / 60:.1f} min** wall clock (goal: within 10 min on 2 cores), "
-        f"chose k = {model.n_components_}, scanned k = "
+        "random_state=0)` on the generated corpus of the section above (5 "
+        f"planted topics): **{tw / 60:.1f} min** wall clock (goal: within 10 "
+        f"min on 2 cores), chose k = {model.n_components_}, scanned k = "
         f"{model.n_components_range_.tolist()} "
         f"({len(model.n_components_range_) * n_perturbs} fits), NMI of the "
         f"dominant topic {nmi:.3f}.",
@@ -233,8 +258,8 @@ def write(results, scan_res, ks, n_perturbs, load0, minutes):
              for i, k in enumerate(model.n_components_range_)]
     lines += markdown_table(["k", "min silhouette H", "min silhouette W",
                              "most iterations"], table)
-    update_doc_section("bench_senmf_speed", "\n".join(lines))
-    print("wrote docs/benchmarks.md")
+    update_doc_section("bench_senmf_scan", "\n".join(lines))
+    print("wrote docs/benchmarks.md (bench_senmf_scan)")
 
 
 if __name__ == "__main__":

@@ -13,9 +13,12 @@ the word-topic factor being shared:
 where :math:`S` is the ``(n_words, n_words)`` SPPMI matrix and
 :math:`\lambda` the ``sppmi_weight`` (relative to the mass of ``X``, so the
 same value means the same balance for counts and for TF-IDF). This is one
-NMF of the stacked matrix :math:`[X; \gamma S] \approx [W; W_c] H`, so the
-fit is nmfkit's :class:`~nmfkit.NMF` on that matrix (sparse vstack, nothing
-densified). The
+NMF of the stacked matrix :math:`[X; \gamma S] \approx [W; W_c] H`. With the
+Kullback-Leibler divergence and multiplicative updates (the defaults) it is
+solved by :func:`nmfkit._core.stacked.fit_stacked_kl`, which treats the two
+blocks apart (the SPPMI block holds a fifth to a third of the vocabulary
+squared); otherwise by nmfkit's :class:`~nmfkit.NMF` on the stacked matrix
+(sparse, nothing densified). The
 co-occurrence term pulls words that appear in the same contexts into the same
 topics, which helps short documents. SeNMFk chooses the number of topics with
 :class:`~nmfkit.NMFk` (stability of the topics under perturbations of ``X``).
@@ -47,9 +50,14 @@ from ._core.stacked import SparseKLBlock, fit_stacked_kl, stacked_kl_divergence
 
 __all__ = ["SeNMF", "SeNMFk", "cooccurrence", "sppmi"]
 
-#: Document-block steps per pass over the SPPMI block (coupled update): the
-#: document block is ~15x cheaper, and more steps per pass cut the passes.
-_DOCUMENT_STEPS = 4
+#: Document-block steps per pass over the SPPMI block (coupled update). More
+#: steps need fewer passes (4: ~1.5x faster fits) but pull the topics towards
+#: the documents: on the arXiv report (docs/senmfk_arxiv.md) the NPMI of the
+#: top words fell (SeNMFk 0.165 -> 0.143; single fits, seeds 0-3, 0.153 ->
+#: 0.146 on average) while NMI rose a little. With 1 step the topics are those
+#: of the alternating updates (NPMI 0.162, 0.151, 0.141, 0.158 vs 0.162,
+#: 0.149, 0.141, 0.158).
+_DOCUMENT_STEPS = 1
 
 
 _EMPTY_DOCS_MSG = "documents have no words"
@@ -393,8 +401,19 @@ class SeNMF(_TopicMixin, BaseEstimator):
     with :math:`S = \mathrm{SPPMI}(C)` (:func:`sppmi`) of the word-word
     co-occurrence :math:`C` (:func:`cooccurrence`, documents as contexts,
     unless ``cooccurrence`` is given) and :math:`\lambda` = ``sppmi_weight``.
-    It is solved as one :class:`~nmfkit.NMF` of the sparse stacked matrix
-    :math:`[X; \gamma S]`. The scale :math:`\gamma` (``sppmi_scale_``) gives
+    It is one NMF of the sparse stacked matrix :math:`[X; \gamma S]`. With
+    ``beta_loss='kullback-leibler'`` and ``solver='mu'`` (the defaults) the
+    two blocks are solved apart, at the cost of a corpus-sized SPPMI block:
+    its model values come from dense row blocks of :math:`W_c H` (BLAS)
+    rather than entry by entry, it is held in float32 (the factors stay in
+    ``X``'s dtype), and without penalties each iteration makes one pass over
+    it -- a majorization of its divergence minimized jointly in :math:`W_c`
+    and :math:`H` -- and one multiplicative step on the documents; with
+    penalties the iterations are exactly those of :class:`~nmfkit.NMF` on
+    the stack. Both start, like :class:`~nmfkit.NMF`, from a short
+    Frobenius HALS fit of the stack. Other losses and ``solver='cd'`` run
+    :class:`~nmfkit.NMF` on the stacked matrix. The scale :math:`\gamma`
+    (``sppmi_scale_``) gives
     the SPPMI block :math:`\lambda` times the total mass of ``X``: raw SPPMI
     values (a few nats per stored pair, millions of pairs) would otherwise
     swamp a TF-IDF matrix, and the balance would change between counts and
@@ -432,7 +451,9 @@ class SeNMF(_TopicMixin, BaseEstimator):
     init : {'random', 'nndsvd', 'nndsvda', 'nndsvdar'}, default=None
         Initialisation of the inner NMF (``None``: its default).
     max_iter : int, default=200
-        Maximum number of iterations.
+        Maximum number of iterations (the HALS start included; for the
+        Kullback-Leibler solver one iteration is one pass over the SPPMI
+        block).
     tol : float, default=1e-4
         Tolerance of the stopping condition.
     alpha_W, alpha_H, l1_ratio : float
@@ -622,7 +643,7 @@ class SeNMF(_TopicMixin, BaseEstimator):
         SPPMI block (a fifth to a third of the vocabulary squared is stored)
         in float32 with its model values from dense row blocks, and, without
         penalties, the coupled update (one pass over the SPPMI block per
-        iteration, four document-block steps in it). Sets the fitted
+        iteration instead of two). Sets the fitted
         attributes of ``nmf`` as its own ``fit`` would.
         """
         k = self.n_components
