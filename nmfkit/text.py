@@ -13,9 +13,12 @@ the word-topic factor being shared:
 where :math:`S` is the ``(n_words, n_words)`` SPPMI matrix and
 :math:`\lambda` the ``sppmi_weight`` (relative to the mass of ``X``, so the
 same value means the same balance for counts and for TF-IDF). This is one
-NMF of the stacked matrix :math:`[X; \gamma S] \approx [W; W_c] H`, so the
-fit is nmfkit's :class:`~nmfkit.NMF` on that matrix (sparse vstack, nothing
-densified). The
+NMF of the stacked matrix :math:`[X; \gamma S] \approx [W; W_c] H`. With the
+Kullback-Leibler divergence and multiplicative updates (the defaults) it is
+solved by :func:`nmfkit._core.stacked.fit_stacked_kl`, which treats the two
+blocks apart (the SPPMI block holds a fifth to a third of the vocabulary
+squared); otherwise by nmfkit's :class:`~nmfkit.NMF` on the stacked matrix
+(sparse, nothing densified). The
 co-occurrence term pulls words that appear in the same contexts into the same
 topics, which helps short documents. SeNMFk chooses the number of topics with
 :class:`~nmfkit.NMFk` (stability of the topics under perturbations of ``X``).
@@ -36,12 +39,26 @@ from sklearn.base import (
     TransformerMixin,
     _fit_context,
 )
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.utils import check_array
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, check_non_negative, validate_data
 
+from ._core.init import initialize
+from ._core.losses import beta_loss_to_float
+from ._core.stacked import SparseKLBlock, fit_stacked_kl, stacked_kl_divergence
+
 __all__ = ["SeNMF", "SeNMFk", "cooccurrence", "sppmi"]
+
+#: Document-block steps per pass over the SPPMI block (coupled update). More
+#: steps need fewer passes (4: ~1.5x faster fits) but pull the topics towards
+#: the documents: on the arXiv report (docs/senmfk_arxiv.md) the NPMI of the
+#: top words fell (SeNMFk 0.165 -> 0.143; single fits, seeds 0-3, 0.153 ->
+#: 0.146 on average) while NMI rose a little. With 1 step the topics are those
+#: of the alternating updates (NPMI 0.162, 0.151, 0.141, 0.158 vs 0.162,
+#: 0.149, 0.141, 0.158).
+_DOCUMENT_STEPS = 1
+
 
 _EMPTY_DOCS_MSG = "documents have no words"
 
@@ -95,11 +112,31 @@ def cooccurrence(X, *, binary=True):
     B.eliminate_zeros()
     if binary:
         B.data[:] = 1.0
-    C = (B.T @ B).tocoo()
-    off = C.row != C.col
-    return sp.csr_matrix(
-        (C.data[off], (C.row[off], C.col[off])), shape=C.shape, dtype=dtype
-    )
+    C = B.T.tocsr() @ B  # CSR @ CSR: the result needs no conversion
+    # the product leaves the columns of each row unsorted; C is symmetric, so
+    # its transpose converted back to CSR is C with sorted columns, by a
+    # linear-time counting pass (sorting row by row costs several times more)
+    C = C.T.tocsr()
+    return _keep_entries(C, _csr_rows(C) != C.indices)
+
+
+def _csr_rows(A):
+    """Row index of each stored entry of the CSR matrix ``A``."""
+    return np.repeat(np.arange(A.shape[0], dtype=A.indices.dtype), np.diff(A.indptr))
+
+
+def _keep_entries(A, keep, data=None):
+    """CSR ``A`` restricted to the stored entries where ``keep``, no re-sorting.
+
+    ``data`` replaces ``A.data`` (same length) when given.
+    """
+    data = A.data if data is None else data
+    kept = np.zeros(A.nnz + 1, dtype=np.int64)
+    np.cumsum(keep, out=kept[1:])
+    indptr = kept[A.indptr]  # entries kept before each row start
+    where = np.flatnonzero(keep)
+    return sp.csr_matrix((data.take(where), A.indices.take(where), indptr),
+                         shape=A.shape)
 
 
 def sppmi(C, shift=1.0, *, context_smoothing=1.0):
@@ -169,26 +206,41 @@ def sppmi(C, shift=1.0, *, context_smoothing=1.0):
         )
     C = sp.csr_matrix(C)
     dtype = _float_dtype(C)
-    C = C.astype(np.float64, copy=True)
-    C.sum_duplicates()
+    C = C.astype(np.float64, copy=False)
+    if not C.has_canonical_format:  # duplicates summed on a copy
+        C = C.copy()
+        C.sum_duplicates()
     if C.nnz and C.data.min() < 0:
         raise ValueError("Negative values in the co-occurrence matrix passed to sppmi.")
-    C.eliminate_zeros()
-    if C.nnz == 0:
-        return sp.csr_matrix(C.shape, dtype=dtype)
     row_sums = np.asarray(C.sum(axis=1)).ravel()
-    col_sums = np.asarray(C.sum(axis=0)).ravel()
+    col_sums = np.bincount(C.indices, weights=C.data, minlength=C.shape[1])
     a = float(context_smoothing)
     # sum_l c_l^a over the contexts that occur (N itself when a = 1)
     norm = col_sums.sum() if a == 1.0 else np.sum(col_sums[col_sums > 0] ** a)
-    coo = C.tocoo()
-    # every stored entry is > 0, so its row and column sums are > 0 too
-    pmi = (np.log(coo.data) + np.log(norm) - np.log(row_sums[coo.row])
-           - a * np.log(col_sums[coo.col]) - np.log(shift))
-    keep = pmi > 0
+    if not norm > 0:
+        return sp.csr_matrix(C.shape, dtype=dtype)
+    # a stored entry > 0 has row and column sums > 0; stored zeros give -inf
+    # (not kept). The logs of the sums are taken once per word.
+    with np.errstate(divide="ignore"):
+        log_rows = np.log(row_sums)
+        log_cols = a * np.log(col_sums)
+        pmi = np.log(C.data)
+    pmi += np.log(norm) - np.log(shift)
+    pmi -= log_rows[_csr_rows(C)]
+    pmi -= log_cols[C.indices]
+    with np.errstate(invalid="ignore"):  # -inf - (-inf) of empty rows
+        keep = pmi > 0
+    return _keep_entries(C, keep, pmi.astype(dtype, copy=False))
+
+
+def _vstack_csr(A, B):
+    """``[A; B]`` for CSR matrices of the same dtype, by concatenation."""
+    indptr = np.concatenate([A.indptr[:-1].astype(np.int64),
+                             B.indptr.astype(np.int64) + A.nnz])
     return sp.csr_matrix(
-        (pmi[keep].astype(dtype), (coo.row[keep], coo.col[keep])),
-        shape=C.shape, dtype=dtype,
+        (np.concatenate([A.data, B.data.astype(A.dtype, copy=False)]),
+         np.concatenate([A.indices, B.indices]), indptr),
+        shape=(A.shape[0] + B.shape[0], A.shape[1]),
     )
 
 
@@ -349,8 +401,19 @@ class SeNMF(_TopicMixin, BaseEstimator):
     with :math:`S = \mathrm{SPPMI}(C)` (:func:`sppmi`) of the word-word
     co-occurrence :math:`C` (:func:`cooccurrence`, documents as contexts,
     unless ``cooccurrence`` is given) and :math:`\lambda` = ``sppmi_weight``.
-    It is solved as one :class:`~nmfkit.NMF` of the sparse stacked matrix
-    :math:`[X; \gamma S]`. The scale :math:`\gamma` (``sppmi_scale_``) gives
+    It is one NMF of the sparse stacked matrix :math:`[X; \gamma S]`. With
+    ``beta_loss='kullback-leibler'`` and ``solver='mu'`` (the defaults) the
+    two blocks are solved apart, at the cost of a corpus-sized SPPMI block:
+    its model values come from dense row blocks of :math:`W_c H` (BLAS)
+    rather than entry by entry, it is held in float32 (the factors stay in
+    ``X``'s dtype), and without penalties each iteration makes one pass over
+    it -- a majorization of its divergence minimized jointly in :math:`W_c`
+    and :math:`H` -- and one multiplicative step on the documents; with
+    penalties the iterations are exactly those of :class:`~nmfkit.NMF` on
+    the stack. Both start, like :class:`~nmfkit.NMF`, from a short
+    Frobenius HALS fit of the stack. Other losses and ``solver='cd'`` run
+    :class:`~nmfkit.NMF` on the stacked matrix. The scale :math:`\gamma`
+    (``sppmi_scale_``) gives
     the SPPMI block :math:`\lambda` times the total mass of ``X``: raw SPPMI
     values (a few nats per stored pair, millions of pairs) would otherwise
     swamp a TF-IDF matrix, and the balance would change between counts and
@@ -388,7 +451,9 @@ class SeNMF(_TopicMixin, BaseEstimator):
     init : {'random', 'nndsvd', 'nndsvda', 'nndsvdar'}, default=None
         Initialisation of the inner NMF (``None``: its default).
     max_iter : int, default=200
-        Maximum number of iterations.
+        Maximum number of iterations (the HALS start included; for the
+        Kullback-Leibler solver one iteration is one pass over the SPPMI
+        block).
     tol : float, default=1e-4
         Tolerance of the stopping condition.
     alpha_W, alpha_H, l1_ratio : float
@@ -551,12 +616,15 @@ class SeNMF(_TopicMixin, BaseEstimator):
         n_docs = X.shape[0]
         s_sum = float(S.sum())
         scale = self.sppmi_weight * float(X.sum()) / s_sum if s_sum > 0 else 0.0
-        stacked = sp.vstack(
-            [sp.csr_matrix(X), S * X.dtype.type(scale)], format="csr"
-        ).astype(X.dtype, copy=False)
-        stacked.eliminate_zeros()  # sppmi_weight=0 leaves stored zeros
+        X = sp.csr_matrix(X)
+        S_scaled = S * X.dtype.type(scale)
+        S_scaled.eliminate_zeros()  # sppmi_weight=0 leaves stored zeros
+        stacked = _vstack_csr(X, S_scaled)
         nmf = NMF(n_components=self.n_components, init=self.init, **self._nmf_params())
-        W_all = nmf.fit_transform(stacked)
+        if self.solver == "mu" and beta_loss_to_float(self.beta_loss) == 1.0:
+            W_all = self._fit_kl(nmf, X, S_scaled, stacked)
+        else:
+            W_all = nmf.fit_transform(stacked)
         self.nmf_ = nmf
         self.sppmi_ = S
         self.sppmi_scale_ = scale
@@ -566,6 +634,62 @@ class SeNMF(_TopicMixin, BaseEstimator):
         self.reconstruction_err_ = nmf.reconstruction_err_
         self.n_iter_ = nmf.n_iter_
         return np.ascontiguousarray(W_all[:n_docs])
+
+    def _fit_kl(self, nmf, X, S, stacked):
+        """Kullback-Leibler fit of the stack with the co-occurrence-aware solver.
+
+        The same objective as ``nmf.fit(stacked)``, solved by
+        :func:`nmfkit._core.stacked.fit_stacked_kl` on the two blocks: the
+        SPPMI block (a fifth to a third of the vocabulary squared is stored)
+        in float32 with its model values from dense row blocks, and, without
+        penalties, the coupled update (one pass over the SPPMI block per
+        iteration instead of two). Sets the fitted
+        attributes of ``nmf`` as its own ``fit`` would.
+        """
+        k = self.n_components
+        init = self.init
+        if init is None:
+            init = "nndsvda" if k <= min(stacked.shape) else "random"
+        W_all, H = initialize(stacked, k, init, random_state=self.random_state)
+        nmf._check_params(stacked)
+        l1_W, l1_H, l2_W, l2_H = nmf._compute_regularization(stacked)
+        penalised = any(v > 0 for v in (l1_W, l1_H, l2_W, l2_H))
+        dtype = X.dtype
+        n_docs = X.shape[0]
+        blocks = [SparseKLBlock(X, dtype), SparseKLBlock(S, np.float32)]
+        Ws = [np.ascontiguousarray(W_all[:n_docs]),
+              np.ascontiguousarray(W_all[n_docs:])]
+        # NMF's start for multiplicative updates: a short Frobenius HALS fit
+        # of the stack, kept if its divergence is lower. It makes the random
+        # starts of SeNMFk's runs land in the same topics (without it the
+        # topic silhouettes of docs/senmfk_arxiv.md fall from 0.9 to 0.5). Its
+        # sparse products run on a float32 copy of the stack, at half the cost.
+        W_all, H, error_scale, n_warm = nmf._warm_start_mu(
+            stacked.astype(np.float32), np.vstack(Ws).astype(np.float32),
+            H.astype(np.float32), None, l1_W, l2_W, l1_H, l2_H)
+        Ws = [np.ascontiguousarray(W_all[:n_docs], dtype=dtype),
+              np.ascontiguousarray(W_all[n_docs:], dtype=dtype)]
+        H = np.ascontiguousarray(H, dtype=dtype)
+        Ws, H, n_iter = fit_stacked_kl(
+            blocks, Ws, H, tol=self.tol, max_iter=max(self.max_iter - n_warm, 1),
+            l1_W=l1_W, l2_W=l2_W, l1_H=l1_H, l2_H=l2_H,
+            update="alternating" if penalised else "coupled",
+            inner=_DOCUMENT_STEPS, verbose=self.verbose, error_scale=error_scale,
+        )
+        n_iter += n_warm
+        if n_iter == self.max_iter and self.tol > 0:
+            warnings.warn(
+                f"Maximum number of iterations {self.max_iter} reached. Increase "
+                "it to improve convergence.",
+                ConvergenceWarning,
+            )
+        nmf.components_ = H
+        nmf.n_components_ = k
+        nmf.n_iter_ = n_iter
+        nmf.n_features_in_ = stacked.shape[1]
+        nmf.reconstruction_err_ = float(np.sqrt(2.0 * max(
+            stacked_kl_divergence(blocks, Ws, H), 0.0)))
+        return np.vstack(Ws)
 
     def transform(self, X):
         """Document-topic weights of documents, the topics fixed.
@@ -619,6 +743,14 @@ class SeNMFk(_TopicMixin, BaseEstimator):
         Half-width of the multiplicative noise on the entries of ``X``.
     silhouette_threshold : float, default=0.8
         Minimum silhouette of a stable number of topics.
+    early_stopping : bool, default=False
+        Stop the scan over ``n_components_range`` once a number of topics
+        has been accepted and ``n_iter_no_change`` consecutive larger
+        candidates are well below ``silhouette_threshold`` (NMFk's
+        ``early_stopping``, see :class:`~nmfkit.NMFk` for the caveats). The
+        attributes then cover the candidates scanned.
+    n_iter_no_change : int, default=3
+        Patience of ``early_stopping``.
     sppmi_weight, shift, context_smoothing, cooccurrence, beta_loss, solver, \
             max_iter, tol
         Parameters of each :class:`SeNMF` run (see there).
@@ -698,6 +830,8 @@ class SeNMFk(_TopicMixin, BaseEstimator):
         "n_perturbs": [Interval(Integral, 2, None, closed="left")],
         "epsilon": [Interval(Real, 0, 1, closed="neither")],
         "silhouette_threshold": [Interval(Real, -1, 1, closed="both")],
+        "early_stopping": ["boolean"],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         **_SHARED_CONSTRAINTS,
         "n_jobs": [Integral, None],
     }
@@ -709,6 +843,8 @@ class SeNMFk(_TopicMixin, BaseEstimator):
         n_perturbs=20,
         epsilon=0.015,
         silhouette_threshold=0.8,
+        early_stopping=False,
+        n_iter_no_change=3,
         sppmi_weight=1.0,
         shift=1.0,
         context_smoothing=1.0,
@@ -727,6 +863,8 @@ class SeNMFk(_TopicMixin, BaseEstimator):
         self.n_perturbs = n_perturbs
         self.epsilon = epsilon
         self.silhouette_threshold = silhouette_threshold
+        self.early_stopping = early_stopping
+        self.n_iter_no_change = n_iter_no_change
         self.sppmi_weight = sppmi_weight
         self.shift = shift
         self.context_smoothing = context_smoothing
@@ -772,7 +910,9 @@ class SeNMFk(_TopicMixin, BaseEstimator):
         nmfk = NMFk(
             base, n_components_range=self.n_components_range,
             n_perturbs=self.n_perturbs, epsilon=self.epsilon,
-            silhouette_threshold=self.silhouette_threshold, n_jobs=self.n_jobs,
+            silhouette_threshold=self.silhouette_threshold,
+            early_stopping=self.early_stopping,
+            n_iter_no_change=self.n_iter_no_change, n_jobs=self.n_jobs,
             random_state=self.random_state, verbose=self.verbose,
         )
         with warnings.catch_warnings():

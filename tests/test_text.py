@@ -11,6 +11,12 @@ from sklearn.metrics import normalized_mutual_info_score
 from sklearn.pipeline import make_pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from nmfkit import NMF
+from nmfkit._core.init import initialize
+from nmfkit._core.losses import beta_divergence
+from nmfkit._core.mu import fit_mu
+from nmfkit._core.stacked import SparseKLBlock, fit_stacked_kl, stacked_kl_divergence
+from nmfkit.datasets import make_topic_corpus
 from nmfkit.text import SeNMF, SeNMFk, cooccurrence, sppmi
 
 
@@ -367,6 +373,168 @@ def test_invalid_parameters():
         SeNMF(beta_loss="itakura-saito").fit(X)
     with pytest.raises(ValueError, match="Negative values"):
         SeNMF().fit(-X)
+
+
+# --------------------------------------------------------------------------
+# the solver of the stack [X; gamma S] (nmfkit._core.stacked)
+# --------------------------------------------------------------------------
+def stack_problem(seed=0, k=4):
+    X, _, _ = planted_corpus(n_docs=120, k=k, seed=seed)
+    X = sp.csr_matrix(X)
+    S = sppmi(cooccurrence(X))
+    S = S * (X.sum() / S.sum())
+    Z = sp.vstack([X, S], format="csr")
+    W0, H0 = initialize(Z, k, "random", random_state=seed)
+    return X, S, Z, W0, H0
+
+
+@pytest.mark.parametrize("dense_gather", [False, True])
+@pytest.mark.parametrize("penalties", [(0.0, 0.0, 0.0, 0.0), (0.1, 0.2, 0.3, 0.05)])
+def test_stacked_solver_is_mu_on_the_stack(dense_gather, penalties):
+    # the block representation (model values from dense row blocks or
+    # gathered) runs the multiplicative updates of the stacked matrix
+    X, S, Z, W0, H0 = stack_problem()
+    l1_W, l2_W, l1_H, l2_H = penalties
+    W_ref, H_ref, n_ref = fit_mu(Z, W0.copy(), H0.copy(), beta=1.0, tol=1e-4,
+                                 max_iter=150, l1_W=l1_W, l2_W=l2_W, l1_H=l1_H,
+                                 l2_H=l2_H)
+    n = X.shape[0]
+    blocks = [SparseKLBlock(X, np.float64, dense_gather=dense_gather),
+              SparseKLBlock(S, np.float64, dense_gather=dense_gather)]
+    Ws, H, n_iter = fit_stacked_kl(
+        blocks, [W0[:n].copy(), W0[n:].copy()], H0.copy(), tol=1e-4,
+        max_iter=150, l1_W=l1_W, l2_W=l2_W, l1_H=l1_H, l2_H=l2_H)
+    assert n_iter == n_ref
+    np.testing.assert_allclose(np.vstack(Ws), W_ref, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(H, H_ref, rtol=1e-9, atol=1e-12)
+    # and its divergence is the stack's
+    assert stacked_kl_divergence(blocks, Ws, H) == pytest.approx(
+        beta_divergence(Z, W_ref, H_ref, 1.0), rel=1e-10)
+
+
+@pytest.mark.parametrize("update", ["alternating", "coupled"])
+def test_stacked_solver_objective_never_rises(update):
+    X, S, Z, W0, H0 = stack_problem(seed=1)
+    n = X.shape[0]
+    blocks = [SparseKLBlock(X, np.float64), SparseKLBlock(S, np.float64)]
+    Ws, H = [W0[:n].copy(), W0[n:].copy()], H0.copy()
+    objective = [beta_divergence(Z, W0, H0, 1.0)]
+    for _ in range(60):
+        Ws, H, _ = fit_stacked_kl(blocks, Ws, H, tol=0, max_iter=1, update=update,
+                                  inner=3)
+        objective.append(beta_divergence(Z, np.vstack(Ws), H, 1.0))
+    steps = np.diff(objective)
+    assert np.all(steps <= 1e-10 * objective[0]), steps.max()
+    assert objective[-1] < 0.5 * objective[0]
+
+
+def test_coupled_update_reaches_the_alternating_objective():
+    # a different path to a minimum of the same objective
+    X, S, Z, W0, H0 = stack_problem(seed=2)
+    n = X.shape[0]
+    final = {}
+    for update in ("alternating", "coupled"):
+        blocks = [SparseKLBlock(X, np.float64), SparseKLBlock(S, np.float64)]
+        Ws, H, _ = fit_stacked_kl(blocks, [W0[:n].copy(), W0[n:].copy()],
+                                  H0.copy(), tol=0, max_iter=400, update=update,
+                                  inner=4)
+        final[update] = stacked_kl_divergence(blocks, Ws, H)
+    assert final["coupled"] == pytest.approx(final["alternating"], rel=2e-3)
+    with pytest.raises(ValueError, match="penalties"):
+        fit_stacked_kl(blocks, [W0[:n].copy(), W0[n:].copy()], H0.copy(),
+                       update="coupled", l1_H=0.1)
+
+
+def test_float32_sppmi_block_changes_only_rounding():
+    X, S, Z, W0, H0 = stack_problem(seed=3)
+    n = X.shape[0]
+    out = []
+    for dtype in (np.float64, np.float32):
+        blocks = [SparseKLBlock(X, np.float64), SparseKLBlock(S, dtype)]
+        Ws, H, _ = fit_stacked_kl(blocks, [W0[:n].copy(), W0[n:].copy()],
+                                  H0.copy(), tol=0, max_iter=50, update="coupled")
+        assert Ws[0].dtype == H.dtype == np.float64
+        out.append((np.vstack(Ws), H, beta_divergence(Z, np.vstack(Ws), H, 1.0)))
+    np.testing.assert_allclose(out[1][1], out[0][1], rtol=1e-3, atol=1e-6)
+    assert out[1][2] == pytest.approx(out[0][2], rel=1e-6)
+
+
+def test_senmf_matches_the_nmf_of_the_stack():
+    # SeNMF's solver against the SeNMF of before: nmfkit's NMF of the stack.
+    # With penalties both run the same updates (the SPPMI block in float32).
+    X, _, _ = planted_corpus(n_docs=120, seed=4)
+    kw = dict(n_components=4, init="random", random_state=0, alpha_W=0.01,
+              alpha_H=0.01, l1_ratio=0.5, max_iter=300)
+    model = SeNMF(**kw).fit(X)
+    stacked = sp.vstack([sp.csr_matrix(X), model.sppmi_ * model.sppmi_scale_],
+                        format="csr")
+    nmf = NMF(solver="mu", beta_loss="kullback-leibler",
+              **{k: v for k, v in kw.items()}).fit(stacked)
+    assert model.n_iter_ == nmf.n_iter_
+    np.testing.assert_allclose(model.components_, nmf.components_, rtol=1e-3,
+                               atol=1e-6)
+    assert model.reconstruction_err_ == pytest.approx(nmf.reconstruction_err_,
+                                                      rel=1e-6)
+    # without penalties (the coupled update): the same or a lower divergence
+    kw.update(alpha_W=0.0, alpha_H=0.0)
+    model = SeNMF(**kw).fit(X)
+    nmf = NMF(solver="mu", beta_loss="kullback-leibler", **kw).fit(stacked)
+    assert model.reconstruction_err_ <= nmf.reconstruction_err_ * (1 + 1e-3)
+
+
+def test_senmf_dense_and_sparse_input_agree():
+    X, _, _ = planted_corpus(n_docs=150, seed=6)
+    for kw in ({}, {"alpha_W": 0.01}):
+        a = SeNMF(n_components=4, random_state=0, **kw)
+        b = SeNMF(n_components=4, random_state=0, **kw)
+        Wa = a.fit_transform(X)
+        Wb = b.fit_transform(sp.csr_matrix(X))
+        np.testing.assert_allclose(a.components_, b.components_, rtol=1e-12,
+                                   atol=1e-14)
+        np.testing.assert_allclose(Wa, Wb, rtol=1e-12, atol=1e-14)
+        assert a.n_iter_ == b.n_iter_
+
+
+@pytest.mark.slow
+def test_senmfk_early_stopping_chooses_planted_and_stops():
+    X, phi, labels = planted_corpus(k=4, seed=1)
+    kw = dict(n_components_range=range(2, 12), n_perturbs=6, random_state=0,
+              max_iter=300)
+    model = SeNMFk(early_stopping=True, **kw).fit(X)
+    assert model.n_components_ == 4
+    # stopped once k = 5, 6, 7 were all far from stable: 8..11 never fitted
+    assert model.n_components_range_.tolist() == [2, 3, 4, 5, 6, 7]
+    assert model.nmfk_.n_iter_.shape == (6, 6)
+    assert match_topics(phi, model.components_).min() > 0.85
+    # a patience of 1 stops right after the first unstable candidate
+    short = SeNMFk(early_stopping=True, n_iter_no_change=1, **kw).fit(X)
+    assert short.n_components_range_.tolist() == [2, 3, 4, 5]
+    assert short.n_components_ == 4
+
+
+def test_make_topic_corpus():
+    X, labels, topics, theta = make_topic_corpus(
+        n_documents=300, n_words=200, n_topics=3, random_state=0)
+    assert sp.issparse(X) and X.shape == (300, 200)
+    assert np.all(X.data > 0) and np.all(X.data == np.round(X.data))
+    np.testing.assert_allclose(topics.sum(axis=1), 1.0)
+    np.testing.assert_allclose(theta.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(labels, theta.argmax(axis=1))
+    # mean document length as asked (a mean of 300 Poisson-gamma lengths)
+    assert 40 < X.sum() / 300 < 60
+    # frequent words are shared by the topics, rare ones specific to one
+    specificity = topics.max(axis=0) / topics.min(axis=0)
+    assert specificity[:10].max() < 10 < 50 < specificity[-10:].min()
+    # and the draw is reproducible
+    X2, labels2, _, _ = make_topic_corpus(
+        n_documents=300, n_words=200, n_topics=3, random_state=0)
+    assert (X != X2).nnz == 0 and np.array_equal(labels, labels2)
+    # the planted topics are what a topic model finds
+    model = SeNMF(n_components=3, random_state=0).fit(X)
+    assert match_topics(topics, model.components_).min() > 0.8
+    assert normalized_mutual_info_score(labels, model.transform(X).argmax(1)) > 0.5
+    with pytest.raises(ValueError, match="n_topics"):
+        make_topic_corpus(n_topics=0)
 
 
 # --------------------------------------------------------------------------

@@ -9,6 +9,7 @@ repository, see its README).
 - :func:`load_movielens`: MovieLens 100k ratings and their canonical folds.
 """
 
+from .corpus import make_topic_corpus
 from .hyperspectral import load_mat_scene, load_samson, make_hyperspectral_scene
 from .movielens import load_movielens
 from .pathways import make_pathway_cohort
@@ -19,4 +20,5 @@ __all__ = [
     "load_samson",
     "make_hyperspectral_scene",
     "make_pathway_cohort",
+    "make_topic_corpus",
 ]
