@@ -275,11 +275,13 @@ def test_abundance_rmse_matches_by_endmembers():
 
 # ------------------------------------------------------------ rank selection
 @pytest.mark.slow
-def test_gridsearch_picks_the_planted_number_of_endmembers():
-    # 20 dB: at 30 dB the dispersion-regularised fits of 5-7 endmembers can
-    # still edge out 4 on some scenes (see docs/unmixing.md)
-    X, _, _ = make_hyperspectral_scene(30, 30, n_bands=60, n_endmembers=4, snr=20,
-                                       random_state=3)
+@pytest.mark.parametrize("seed", [3, 0, 1])
+def test_gridsearch_picks_the_planted_number_of_endmembers(seed):
+    # 15 dB, three scenes. At 20-30 dB the held-out score plateaus past the
+    # planted k (fits of 5-7 endmembers score within 1-4% of 4, and which one
+    # wins moves with rounding): see docs/unmixing.md.
+    X, _, _ = make_hyperspectral_scene(30, 30, n_bands=60, n_endmembers=4, snr=15,
+                                       random_state=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         search = GridSearchCV(SSNMF(random_state=0),
