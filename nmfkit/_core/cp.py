@@ -67,10 +67,7 @@ import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
 from .hals import _EXTRA_BETA0 as _BETA0
-from .hals import _EXTRA_ETA as _ETA
-from .hals import _EXTRA_GAMMA as _GAMMA
-from .hals import _EXTRA_GAMMA_MAX as _GAMMA_MAX
-from .hals import _INNER_EPS2, hals_sweep
+from .hals import _INNER_EPS2, extrapolation_step, hals_sweep
 from .nnls import _batched_cd, _polish
 
 __all__ = [
@@ -576,15 +573,10 @@ def fit_cp(products, factors, *, l1=None, l2=None, tol=1e-6, max_iter=500,
                 np.copyto(best[n], Ft[n])
             _extrapolate(Ft[N - 1], prev[N - 1], beta, N - 1 == unit_mode)
             grams[N - 1] = np.dot(Ft[N - 1], Ft[N - 1].T)
-            if fading:
-                beta /= _ETA
-            else:
-                beta = min(beta_max, _GAMMA * beta)
-                beta_max = min(1.0, _GAMMA_MAX * beta_max)
+            beta, beta_max = extrapolation_step(beta, beta_max, True, fading)
         else:
             done = False
-            beta_max = beta
-            beta /= _ETA
+            beta, beta_max = extrapolation_step(beta, beta_max, False, False)
             for n in range(N):
                 np.copyto(Ft[n], best[n])
                 np.copyto(prev[n], best[n])

@@ -421,6 +421,21 @@ def _balance(Wt, H, others_W, others_H):
         F /= d[:, None]
 
 
+def extrapolation_step(beta, beta_max, accepted, fading):
+    """Next ``(beta, beta_max)`` of the extrapolation (Ang & Gillis 2019).
+
+    An accepted step grows ``beta`` (at most to ``beta_max``, which grows
+    too, up to 1); a step within the objective's rounding (``fading``) or a
+    rejected one shrinks it, and a rejected step also caps ``beta_max`` at
+    the ``beta`` that overshot. Shared by the matrix and the tensor loops.
+    """
+    if not accepted:
+        return beta / _EXTRA_ETA, beta
+    if fading:
+        return beta / _EXTRA_ETA, beta_max
+    return min(beta_max, _EXTRA_GAMMA * beta), min(1.0, _EXTRA_GAMMA_MAX * beta_max)
+
+
 def _extrapolated_loop(Wt, Hw, half_W, half_H, exact, x_norm2, pen_W, threshold,
                        n_iter, max_iter, verbose, violation_init, penalized):
     """HALS with the extrapolation of Ang & Gillis (2019), in place.
@@ -479,15 +494,10 @@ def _extrapolated_loop(Wt, Hw, half_W, half_H, exact, x_norm2, pen_W, threshold,
             dH *= beta
             Hw += dH
             np.maximum(Hw, zero, out=Hw)  # H_hat
-            if fading:
-                beta /= _EXTRA_ETA
-            else:
-                beta = min(beta_max, _EXTRA_GAMMA * beta)
-                beta_max = min(1.0, _EXTRA_GAMMA_MAX * beta_max)
+            beta, beta_max = extrapolation_step(beta, beta_max, True, fading)
         else:
             # the step overshot: go back to the best pair, damp beta
-            beta_max = beta
-            beta /= _EXTRA_ETA
+            beta, beta_max = extrapolation_step(beta, beta_max, False, False)
             for F, F_prev, F_best in ((Wt, W_prev, W_best), (Hw, H_prev, H_best)):
                 np.copyto(F, F_best)
                 np.copyto(F_prev, F_best)
