@@ -602,7 +602,8 @@ class NMF(_BaseNMF):
                 or (self.init is None and self._n_components > min(X.shape))
                 or not effectively_dense(X))
 
-    def _warm_start_mu(self, X, W, H, observed, l1_W, l2_W, l1_H, l2_H, qb=None):
+    def _warm_start_mu(self, X, W, H, observed, l1_W, l2_W, l1_H, l2_H, qb=None,
+                       error=None):
         """Start the multiplicative updates from a short Frobenius HALS fit.
 
         Multiplicative updates make slow progress from an SVD-based start;
@@ -612,10 +613,16 @@ class NMF(_BaseNMF):
         kept only if their beta-divergence beats the initialisation's, so the
         warm start never makes the result worse. Returns the factors, the
         initialisation's error (the reference of the MU stopping rule, as for
-        a cold start) and the number of HALS iterations spent.
+        a cold start) and the number of HALS iterations spent. ``error(W, H)``
+        computes that error where the caller has a cheaper way (SeNMF's
+        blocks); by default it is the beta-divergence of ``X``.
         """
         beta = self._beta_loss
-        err0 = beta_divergence(X, W, H, beta, observed=observed, square_root=True)
+        if error is None:
+            def error(W, H):
+                return beta_divergence(X, W, H, beta, observed=observed,
+                                       square_root=True)
+        err0 = error(W, H)
         if not np.isfinite(err0) or self.max_iter < 4:
             return W, H, None, 0
         W1, H1 = W.copy(), H.copy()
@@ -628,7 +635,7 @@ class NMF(_BaseNMF):
         for F in (W1, H1):
             floor = 1e-3 * float(F.mean()) if F.size else 0.0
             np.maximum(F, floor if floor > 0 else _EPS, out=F)
-        err1 = beta_divergence(X, W1, H1, beta, observed=observed, square_root=True)
+        err1 = error(W1, H1)
         if np.isfinite(err1) and err1 < err0:
             return W1, H1, err0, n_warm
         return W, H, err0, n_warm

@@ -59,6 +59,16 @@ __all__ = ["SeNMF", "SeNMFk", "cooccurrence", "sppmi"]
 #: 0.149, 0.141, 0.158).
 _DOCUMENT_STEPS = 1
 
+#: Over-relaxation of the coupled update (``fit_stacked_kl(relax=...)``).
+#: Measured on the arXiv abstracts (k = 5, seeds 0-4, one BLAS thread) against
+#: plain majorization-minimization (1.0): 120-150 iterations instead of
+#: 120-170, a lower divergence on every seed, NMI within 0.006, NPMI of the
+#: top words 0.030 / 0.046 / 0.100 / 0.130 / 0.052 against 0.044 / 0.054 /
+#: 0.100 / 0.119 / 0.037; on the generated corpus of
+#: ``benchmarks/bench_senmf_speed.py`` 60-67 iterations instead of 70-77,
+#: the same topics. 1.8 saved no more and lowered the NPMI.
+_RELAX = 1.5
+
 
 _EMPTY_DOCS_MSG = "documents have no words"
 
@@ -664,9 +674,15 @@ class SeNMF(_TopicMixin, BaseEstimator):
         # starts of SeNMFk's runs land in the same topics (without it the
         # topic silhouettes of docs/senmfk_arxiv.md fall from 0.9 to 0.5). Its
         # sparse products run on a float32 copy of the stack, at half the cost.
+        # The divergences that decide whether the start is kept are the
+        # blocks' (model values from dense row blocks), not the stack's.
+        def error(W, H):
+            d = stacked_kl_divergence(blocks, [W[:n_docs], W[n_docs:]], H)
+            return float(np.sqrt(2.0 * max(d, 0.0)))
+
         W_all, H, error_scale, n_warm = nmf._warm_start_mu(
             stacked.astype(np.float32), np.vstack(Ws).astype(np.float32),
-            H.astype(np.float32), None, l1_W, l2_W, l1_H, l2_H)
+            H.astype(np.float32), None, l1_W, l2_W, l1_H, l2_H, error=error)
         Ws = [np.ascontiguousarray(W_all[:n_docs], dtype=dtype),
               np.ascontiguousarray(W_all[n_docs:], dtype=dtype)]
         H = np.ascontiguousarray(H, dtype=dtype)
@@ -675,6 +691,7 @@ class SeNMF(_TopicMixin, BaseEstimator):
             l1_W=l1_W, l2_W=l2_W, l1_H=l1_H, l2_H=l2_H,
             update="alternating" if penalised else "coupled",
             inner=_DOCUMENT_STEPS, verbose=self.verbose, error_scale=error_scale,
+            relax=_RELAX if not penalised else 1.0,
         )
         n_iter += n_warm
         if n_iter == self.max_iter and self.tol > 0:

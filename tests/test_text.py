@@ -445,6 +445,76 @@ def test_coupled_update_reaches_the_alternating_objective():
                        update="coupled", l1_H=0.1)
 
 
+@pytest.mark.parametrize("mode", ["gather", "dense_gather", "dense"])
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_ratio_products_are_the_ratio_and_its_two_products(mode, threads):
+    # one pass (per thread a row range, in dense mode BLAS on dense row
+    # blocks) gives what the ratio and two sparse products give
+    rng = np.random.default_rng(0)
+    A = sp.random(300, 200, density=0.2, random_state=1, format="csr")
+    A.data[:5] = 1e-12  # entries below eps count in the ratio, not the loss
+    W, H = rng.random((300, 3)), rng.random((3, 200))
+    W[:7] = 0.0  # model values of zero are floored at eps
+    block = SparseKLBlock(A, np.float64, dense_gather=mode != "gather",
+                          dense=mode == "dense")
+    assert (block.dense is not None) == (mode == "dense")
+    reference = SparseKLBlock(A, np.float64, dense_gather=False, dense=False)
+    for _ in range(2):  # the second call overwrites the ratio of the first
+        R = reference.update_ratio(W, H)
+        RHt, RtW = block.ratio_products(W, H, threads=threads)
+        np.testing.assert_allclose(RHt, R @ H.T, rtol=1e-12)
+        np.testing.assert_allclose(RtW, R.T @ W, rtol=1e-12)
+        np.testing.assert_allclose(block.R.data, R.data, rtol=1e-15)
+        assert block.kl_x_terms() == pytest.approx(reference.kl_x_terms(), rel=1e-12)
+        W, H = 1.3 * W + 0.1, 0.7 * H
+    # the dense mode may skip copying the ratio out when no loss is needed
+    last = block.R.data.copy()
+    block.ratio_products(2 * W, H, threads=threads, store_ratio=False)
+    if mode == "dense":
+        np.testing.assert_array_equal(block.R.data, last)
+    else:
+        np.testing.assert_allclose(block.R.data, reference.update_ratio(2 * W, H).data,
+                                   rtol=1e-15)
+
+
+def test_dense_block_is_chosen_from_its_stored_fraction():
+    dense_ish = sp.random(100, 100, density=0.3, random_state=0, format="csr")
+    sparse = sp.random(100, 100, density=0.03, random_state=0, format="csr")
+    assert SparseKLBlock(dense_ish, np.float32).dense is not None
+    assert SparseKLBlock(sparse, np.float32).dense is None
+    # the container does not matter, the stored fraction does
+    assert SparseKLBlock(dense_ish.toarray(), np.float32).dense is not None
+
+
+@pytest.mark.parametrize("relax", [1.5, 6.0])
+def test_over_relaxed_coupled_updates_descend_between_checks(relax):
+    # Longer multiplicative steps, undone at the next check (every 10
+    # iterations) if the divergence rose there: the divergence at the checks
+    # never rises, and a mild over-relaxation gets lower in as many steps.
+    X, S, Z, W0, H0 = stack_problem(seed=5)
+    n = X.shape[0]
+    final = {}
+    for omega in (1.0, relax):
+        blocks = [SparseKLBlock(X, np.float64), SparseKLBlock(S, np.float64)]
+        Ws, H = [W0[:n].copy(), W0[n:].copy()], H0.copy()
+        checks = [stacked_kl_divergence(blocks, Ws, H)]
+        for _ in range(8):
+            Ws, H, n_iter = fit_stacked_kl(blocks, Ws, H, tol=1e-12, max_iter=10,
+                                           update="coupled", relax=omega)
+            assert n_iter == 10
+            checks.append(stacked_kl_divergence(blocks, Ws, H))
+        assert np.all(np.isfinite(np.vstack(Ws))) and np.all(np.isfinite(H))
+        assert np.all(np.diff(checks) <= 1e-12 * checks[0]), np.diff(checks)
+        final[omega] = checks[-1]
+    if relax < 2:
+        assert final[relax] < final[1.0]
+    # within one call, an overshoot is caught at the next check and undone
+    blocks = [SparseKLBlock(X, np.float64), SparseKLBlock(S, np.float64)]
+    Ws, H, _ = fit_stacked_kl(blocks, [W0[:n].copy(), W0[n:].copy()], H0.copy(),
+                              tol=0, max_iter=60, update="coupled", relax=relax)
+    assert stacked_kl_divergence(blocks, Ws, H) < beta_divergence(Z, W0, H0, 1.0)
+
+
 def test_float32_sppmi_block_changes_only_rounding():
     X, S, Z, W0, H0 = stack_problem(seed=3)
     n = X.shape[0]
