@@ -86,12 +86,17 @@ def old_senmf(X, k, seed):
     return W[: X.shape[0]], nmf.components_, nmf.n_iter_
 
 
-def timed(fn):
+def timed(fn, repeats=1):
+    """``fn()``, its shortest wall-clock and CPU times over ``repeats`` runs."""
+    walls, cpus = [], []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        w0, c0 = time.perf_counter(), time.process_time()
-        out = fn()
-        return out, time.perf_counter() - w0, time.process_time() - c0
+        for _ in range(repeats):
+            w0, c0 = time.perf_counter(), time.process_time()
+            out = fn()
+            walls.append(time.perf_counter() - w0)
+            cpus.append(time.process_time() - c0)
+    return out, min(walls), min(cpus)
 
 
 def quality(W, H, labels, B):
@@ -101,7 +106,7 @@ def quality(W, H, labels, B):
             adjusted_rand_score(labels, dom), float(npmi_coherence(idx, B).mean()))
 
 
-def single_fits(name, X, labels, seeds, with_old):
+def single_fits(name, X, labels, seeds, repeats, more_threads):
     k = 5
     B = (X > 0).astype(np.float64).tocsc()
     S = sppmi(cooccurrence(X))
@@ -110,11 +115,15 @@ def single_fits(name, X, labels, seeds, with_old):
     print(f"{name}: {stats}", flush=True)
     rows, ratios_wall, ratios_cpu = [], [], []
     for seed in seeds:
-        nmf, tw_n, tc_n = timed(lambda: NMF(
-            n_components=k, solver="mu", beta_loss="kullback-leibler",
-            init="random", random_state=seed).fit(X))
-        se, tw_s, tc_s = timed(lambda: SeNMF(
-            n_components=k, init="random", random_state=seed).fit(X))
+        def fit_nmf():
+            return NMF(n_components=k, solver="mu", beta_loss="kullback-leibler",
+                       init="random", random_state=seed).fit(X)
+
+        def fit_senmf():
+            return SeNMF(n_components=k, init="random", random_state=seed).fit(X)
+
+        nmf, tw_n, tc_n = timed(fit_nmf, repeats)
+        se, tw_s, tc_s = timed(fit_senmf, repeats)
         W_n = nmf.transform(X)
         W_s = se.transform(X)
         q_n, q_s = quality(W_n, nmf.components_, labels, B), quality(
@@ -125,7 +134,22 @@ def single_fits(name, X, labels, seeds, with_old):
         print(f"  seed {seed}: NMF {tw_n:.2f} s ({nmf.n_iter_} it) NMI {q_n[0]:.3f}"
               f" | SeNMF {tw_s:.2f} s ({se.n_iter_} it) NMI {q_s[0]:.3f} | ratio "
               f"{tw_s / tw_n:.2f} wall, {tc_s / tc_n:.2f} CPU", flush=True)
-    return [stats, rows, ratios_wall, ratios_cpu, None]
+    # the same fits with BLAS (and so the SPPMI passes) on more threads
+    threaded = []
+    for threads in more_threads:
+        with threadpool_limits(limits=threads, user_api="blas"):
+            ratios = []
+            for seed in seeds:
+                _, tw_n, _ = timed(lambda: NMF(
+                    n_components=k, solver="mu", beta_loss="kullback-leibler",
+                    init="random", random_state=seed).fit(X), repeats)
+                _, tw_s, _ = timed(lambda: SeNMF(
+                    n_components=k, init="random", random_state=seed).fit(X), repeats)
+                ratios.append((tw_n, tw_s))
+                print(f"  {threads} threads, seed {seed}: NMF {tw_n:.2f} s | SeNMF "
+                      f"{tw_s:.2f} s | ratio {tw_s / tw_n:.2f}", flush=True)
+        threaded.append((threads, ratios))
+    return [stats, rows, ratios_wall, ratios_cpu, threaded, None]
 
 
 def before(X, labels, seed, new_time):
@@ -153,6 +177,10 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true",
                         help="small corpus, one seed, short scan, no write")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--repeats", type=int, default=2,
+                        help="time each fit this many times, keep the shortest")
+    parser.add_argument("--threads", type=int, nargs="*", default=[2],
+                        help="also time the fits with BLAS on this many threads")
     parser.add_argument("--skip-before", action="store_true",
                         help="do not time the SeNMF of before (slow)")
     parser.add_argument("--part", choices=["fits", "scan", "all"], default="all",
@@ -161,14 +189,16 @@ def main(argv=None):
     args = parser.parse_args(argv)
     t_start = time.perf_counter()
     load0 = load_average()
-    seeds = [0] if args.quick else [0, 1]
+    seeds = [0] if args.quick else [0, 1, 2]
+    repeats = 1 if args.quick else args.repeats
     save = not (args.quick or args.no_write)
     if args.part in ("fits", "all"):
         results = []
         data = corpora(args.quick)
         with threadpool_limits(limits=1, user_api="blas"):
             for name, X, labels in data:
-                results.append([name] + single_fits(name, X, labels, seeds, False))
+                results.append([name] + single_fits(name, X, labels, seeds, repeats,
+                                                    args.threads))
                 if save:
                     write(results, load0, t_start)
             if not (args.quick or args.skip_before):
@@ -206,7 +236,8 @@ def write(results, load0, t_start):
         "SPPMI of document co-occurrence, KL, `tol=1e-4`, `max_iter=200`) against "
         "one KL `NMF(n_components=5, solver='mu', init='random')` of the "
         "documents x words matrix alone, same seed, one BLAS thread each "
-        "(threadpoolctl); the SeNMF time includes building the co-occurrence and "
+        "(threadpoolctl), each the shortest of `--repeats` runs; the SeNMF time "
+        "includes building the co-occurrence and "
         "SPPMI matrices. Goal: SeNMF at most 4x the NMF. 'before' is the same "
         "objective solved as before this solver (nmfkit's `NMF` on the stacked "
         "matrix), one seed. NMI / ARI: dominant topic against the labels "
@@ -214,7 +245,7 @@ def write(results, load0, t_start):
         "topic, document co-occurrence of the corpus itself.",
         "",
     ]
-    for name, stats, rows, rw, rc, old in results:
+    for name, stats, rows, rw, rc, threaded, old in results:
         lines += [f"### {name}", "", f"{stats}.", ""]
         table = []
         for seed, tw_n, it_n, q_n, tw_s, it_s, q_s in rows:
@@ -228,6 +259,13 @@ def write(results, load0, t_start):
         lines += ["", f"Median ratio SeNMF / NMF: **{statistics.median(rw):.2f}x** "
                   f"wall clock (worst {max(rw):.2f}x), {statistics.median(rc):.2f}x "
                   "CPU time."]
+        for threads, pairs in threaded:
+            r = [s_ / n_ for n_, s_ in pairs]
+            lines += ["", f"With BLAS on {threads} threads (the SPPMI passes split "
+                      f"over them too): median ratio **{statistics.median(r):.2f}x** "
+                      f"(worst {max(r):.2f}x); NMF "
+                      f"{statistics.median([n_ for n_, _ in pairs]):.2f} s, SeNMF "
+                      f"{statistics.median([s_ for _, s_ in pairs]):.2f} s (medians)."]
         if old is not None:
             tw_o, it_o, q_o, tw_new = old
             lines += ["", f"Before (SeNMF as NMF of the stacked matrix, seed "
