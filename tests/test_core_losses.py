@@ -81,6 +81,27 @@ def test_masked_all_observed_equals_unmasked():
             beta_divergence(X, W, H, beta), rel=1e-10)
 
 
+@pytest.mark.parametrize("density", [0.02, 0.4])
+@pytest.mark.parametrize("k", [0, 1, 7])
+def test_wh_at_both_ways_give_the_entries_of_wh(density, k):
+    # dense enough and in row order: taken from dense row blocks of W @ H;
+    # otherwise (or shuffled) gathered one component at a time
+    rng = np.random.default_rng(k)
+    X = sp.random(300, 90, density=density, random_state=k, format="csr")
+    rows = np.repeat(np.arange(300), np.diff(X.indptr)).astype(np.int32)
+    cols = X.indices
+    W, H = rng.random((300, k)), rng.random((k, 90))
+    expected = (W @ H)[rows, cols]
+    np.testing.assert_allclose(wh_at(W, H, rows, cols), expected, rtol=1e-13)
+    perm = rng.permutation(rows.size)
+    np.testing.assert_allclose(wh_at(W, H, rows[perm], cols[perm]), expected[perm],
+                               rtol=1e-13)
+    # mixed dtypes give the wider one
+    got = wh_at(W.astype(np.float32), H, rows, cols)
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got, (W.astype(np.float32) @ H)[rows, cols], rtol=1e-6)
+
+
 def test_wh_at_and_chunks():
     rng = np.random.default_rng(0)
     W, H = rng.random((30, 5)), rng.random((5, 17))
