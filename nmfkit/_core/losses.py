@@ -110,9 +110,12 @@ def wh_at(W, H, rows, cols, *, chunk=2**15):
     # np.take converts other integer types on every call
     rows = rows.astype(np.intp, copy=False)
     cols = cols.astype(np.intp, copy=False)
-    dense_ns = n * m * k * _GEMM_NS + size * _TAKE_NS
-    if dense_ns < size * k * _GATHER_NS and bool(np.all(rows[1:] >= rows[:-1])):
-        return _wh_from_row_blocks(W, H, rows, cols, out)
+    in_row_order = bool(np.all(rows[1:] >= rows[:-1]))
+    if in_row_order:
+        if n * m * k * _GEMM_NS + size * _TAKE_NS < size * k * _GATHER_NS:
+            return _wh_from_row_blocks(W, H, rows, cols, out)
+        if k <= 32:
+            return _wh_from_row_runs(W, H, rows, cols, out)
     Wt = np.ascontiguousarray(W.T, dtype=dtype)
     Hc = np.ascontiguousarray(H, dtype=dtype)
     chunk = max(1, int(chunk))
@@ -130,6 +133,34 @@ def wh_at(W, H, rows, cols, *, chunk=2**15):
             np.take(Hc[q], c, out=b)
             a *= b
             o += a
+    return out
+
+
+def _wh_from_row_runs(W, H, rows, cols, out, *, chunk_rows=256):
+    """:func:`wh_at` for entries in row order, a few hundred rows at a time.
+
+    The rows of ``W`` are repeated along their runs of entries (a sequential
+    copy), the columns of ``H`` gathered as rows of ``H.T`` (``k``
+    contiguous values each), and the products summed by a BLAS
+    matrix-vector product: 1.3-2x faster than one component at a time for
+    ``k`` up to 20 (at 50 no faster).
+    """
+    n, k = W.shape
+    dtype = out.dtype
+    W = np.asarray(W, dtype=dtype)
+    Ht = np.ascontiguousarray(H.T, dtype=dtype)
+    ones = np.ones(k, dtype=dtype)
+    starts = np.arange(0, n + chunk_rows, chunk_rows).clip(max=n)
+    bounds = np.searchsorted(rows, starts)
+    counts = np.bincount(rows, minlength=n)
+    with single_blas():
+        for r0, a, z in zip(starts[:-1], bounds[:-1], bounds[1:]):
+            if a == z:
+                continue
+            r1 = min(r0 + chunk_rows, n)
+            A = np.repeat(W[r0:r1], counts[r0:r1], axis=0)
+            A *= np.take(Ht, cols[a:z], axis=0)
+            np.dot(A, ones, out=out[a:z])
     return out
 
 

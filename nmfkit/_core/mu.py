@@ -85,9 +85,9 @@ class _Workspace:
             if not X.has_sorted_indices:
                 X = X.sorted_indices()
             self.X = X
-            self.rows = np.repeat(np.arange(n, dtype=X.indices.dtype),
-                                  np.diff(X.indptr))
-            self.cols = X.indices
+            # native integers: wh_at would convert int32 ones at every call
+            self.rows = np.repeat(np.arange(n, dtype=np.intp), np.diff(X.indptr))
+            self.cols = X.indices.astype(np.intp)
             self.XT = X.T.tocsr()
             self.ones = None
             if self.stored and beta == 1:
