@@ -17,7 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["RowBlocks", "product_threads", "single_blas"]
+__all__ = ["RowBlocks", "product_threads", "row_block_view", "sharing_matrix",
+           "single_blas"]
 
 # Below this many stored entries a product takes well under a millisecond
 # and the hand-off to the pool costs more than it saves.
@@ -62,6 +63,24 @@ def single_blas():
         return contextlib.nullcontext()
 
 
+def sharing_matrix(cls, data, indices, indptr, shape):
+    """A CSR/CSC matrix over exactly these arrays, copying none of them.
+
+    scipy's constructor copies a view that is much less than half of its
+    base array (``_prune_array``); the arrays are set after construction.
+    """
+    M = cls((data[:0], indices[:0], np.zeros_like(indptr)), shape=shape)
+    M.data, M.indices, M.indptr = data, indices, indptr
+    return M
+
+
+def row_block_view(A, lo, hi):
+    """Rows ``lo:hi`` of the CSR matrix ``A`` sharing its data and indices."""
+    a, z = A.indptr[lo], A.indptr[hi]
+    return sharing_matrix(sp.csr_matrix, A.data[a:z], A.indices[a:z],
+                          A.indptr[lo:hi + 1] - a, (hi - lo, A.shape[1]))
+
+
 def _pool(n):
     with _LOCK:
         if n not in _POOL:
@@ -95,7 +114,9 @@ class RowBlocks:
             cuts = np.unique(np.clip(cuts, 0, m))
             cuts[0], cuts[-1] = 0, m
             self.cuts = cuts
-            self.blocks = [A[cuts[i]:cuts[i + 1]] for i in range(len(cuts) - 1)]
+            # views of A's arrays, not copies (A[lo:hi] would copy them)
+            self.blocks = [row_block_view(A, cuts[i], cuts[i + 1])
+                           for i in range(len(cuts) - 1)]
 
     def matmul(self, B, out=None):
         """``A @ B`` for a dense ``B`` of shape (n, k), into ``out`` if given."""

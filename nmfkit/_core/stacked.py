@@ -41,7 +41,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .losses import EPSILON
-from .parallel import MIN_NNZ, _pool, product_threads, single_blas
+from .parallel import MIN_NNZ, _pool, product_threads, sharing_matrix, single_blas
 
 _EPS64 = np.finfo(np.float64).eps
 
@@ -71,19 +71,6 @@ _FLUSH_32 = np.float32(1e-18)
 
 # entries per dense row block of W H: fits in a core's L2 cache
 _BLOCK_ENTRIES = 2**17
-
-
-def _sharing(cls, arrays, shape):
-    """A CSR/CSC matrix over exactly these ``(data, indices, indptr)`` arrays.
-
-    scipy's constructor copies a view of much less than half its base array
-    (``_prune_array``); a chunk of the ratio must stay a view of it, so the
-    arrays are set after construction.
-    """
-    data, indices, indptr = arrays
-    M = cls((data[:0], indices[:0], np.zeros_like(indptr)), shape=shape)
-    M.data, M.indices, M.indptr = data, indices, indptr
-    return M
 
 
 class SparseKLBlock:
@@ -227,8 +214,8 @@ class SparseKLBlock:
         for lo, hi in zip(cuts[:-1], cuts[1:]):
             a, z = indptr[lo], indptr[hi]
             args = (self.R.data[a:z], self.A.indices[a:z], indptr[lo:hi + 1] - a)
-            M = _sharing(sp.csr_matrix, args, (hi - lo, self.shape[1]))
-            MT = _sharing(sp.csc_matrix, args, (self.shape[1], hi - lo))
+            M = sharing_matrix(sp.csr_matrix, *args, (hi - lo, self.shape[1]))
+            MT = sharing_matrix(sp.csc_matrix, *args, (self.shape[1], hi - lo))
             chunks.append((int(lo), int(hi), M, MT))
         self._chunk_cache[threads] = chunks
         return chunks
