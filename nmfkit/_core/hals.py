@@ -436,15 +436,6 @@ def extrapolation_step(beta, beta_max, accepted, fading):
     return min(beta_max, _EXTRA_GAMMA * beta), min(1.0, _EXTRA_GAMMA_MAX * beta_max)
 
 
-#: Plain iterations after the first before the extrapolation starts. From
-#: scikit-learn's NNDSVDa start, iterations to scikit-learn's final loss
-#: (``benchmarks/bench_nmf_families.py`` families, k = 20 / 10) with 0 / 3:
-#: planted-sparse 11 / 7 (scikit-learn 7), TF-IDF-like 33 / 33, arXiv TF-IDF
-#: 19 / 19; 6 costs 7 and 2 more on the last two. From random starts 0 and 3
-#: differ by at most one iteration (planted families, digits).
-_PLAIN_FIRST = 3
-
-
 def _push(F, F_prev, beta, zero, chunk=2**14):
     """``F_prev, F = F, max(0, F + beta (F - F_prev))`` in place, by chunks.
 
@@ -678,18 +669,6 @@ def fit_hals(X, W, H, *, tol=1e-4, max_iter=200, l1_W=0.0, l2_W=0.0, l1_H=0.0,
                 break
         del Q, Bc, comp
 
-    if extrapolate and update_H and not converged and n_iter < max_iter:
-        # a few plain iterations first: from an SVD-based start their steps
-        # are large and extrapolating them overshoots (see _PLAIN_FIRST)
-        violations = []
-
-        def plain():
-            violations.append(iteration(exact))
-            return violations[-1]
-
-        n_iter = _iterate(plain, n_iter, min(max_iter, n_iter + _PLAIN_FIRST),
-                          threshold, violation_init, verbose, "HALS")
-        converged = bool(violations) and violations[-1] <= threshold
     if extrapolate and update_H and not converged and n_iter < max_iter:
         x_norm2 = _squared_norm(X)
         n_iter = _extrapolated_loop(
