@@ -18,7 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 
 __all__ = ["RowBlocks", "product_threads", "row_block_view", "sharing_matrix",
-           "single_blas"]
+           "single_blas", "thread_pool"]
 
 # Below this many stored entries a product takes well under a millisecond
 # and the hand-off to the pool costs more than it saves.
@@ -81,7 +81,8 @@ def row_block_view(A, lo, hi):
                           A.indptr[lo:hi + 1] - a, (hi - lo, A.shape[1]))
 
 
-def _pool(n):
+def thread_pool(n):
+    """The process's pool of ``n`` threads for sparse products (made once)."""
     with _LOCK:
         if n not in _POOL:
             _POOL[n] = ThreadPoolExecutor(max_workers=n,
@@ -135,7 +136,7 @@ class RowBlocks:
         def one(i):
             out[cuts[i]:cuts[i + 1]] = self.blocks[i] @ B
 
-        list(_pool(len(self.blocks)).map(one, range(len(self.blocks))))
+        list(thread_pool(len(self.blocks)).map(one, range(len(self.blocks))))
         return out
 
 
