@@ -8,8 +8,10 @@ One run, one process, the same data for every method:
   (:func:`nmfkit.datasets.make_topic_corpus`: 4,000 documents, 3,000 words);
 * one ``SeNMF(n_components=5)`` fit (library defaults: plain SPPMI, KL,
   ``tol=1e-4``, random start) against one KL ``NMF`` of the documents x words
-  matrix alone with the same ``k``, ``tol`` and start, over two seeds
-  (median ratio), one BLAS thread each; and once the SeNMF of before this
+  matrix alone with the same ``k``, ``tol`` and start, over three seeds
+  (median ratio), each fit the shortest of ``--repeats`` runs, one BLAS
+  thread each, then again with BLAS on ``--threads`` threads (the SPPMI
+  passes are split over them too); and once the SeNMF of before this
   solver (nmfkit's ``NMF`` on the stacked ``[X; gamma S]``, same objective);
 * topics: NMI / ARI of the dominant topic against the labels (primary
   archive, planted topic) and NPMI of the top-10 words (as
