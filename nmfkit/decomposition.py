@@ -603,7 +603,7 @@ class NMF(_BaseNMF):
                 or not effectively_dense(X))
 
     def _warm_start_mu(self, X, W, H, observed, l1_W, l2_W, l1_H, l2_H, qb=None,
-                       error=None):
+                       error=None, budget=50):
         """Start the multiplicative updates from a short Frobenius HALS fit.
 
         Multiplicative updates make slow progress from an SVD-based start;
@@ -615,7 +615,8 @@ class NMF(_BaseNMF):
         initialisation's error (the reference of the MU stopping rule, as for
         a cold start) and the number of HALS iterations spent. ``error(W, H)``
         computes that error where the caller has a cheaper way (SeNMF's
-        blocks); by default it is the beta-divergence of ``X``.
+        blocks); by default it is the beta-divergence of ``X``. At most
+        ``budget`` HALS iterations (and a quarter of ``max_iter``).
         """
         beta = self._beta_loss
         if error is None:
@@ -626,7 +627,7 @@ class NMF(_BaseNMF):
         if not np.isfinite(err0) or self.max_iter < 4:
             return W, H, None, 0
         W1, H1 = W.copy(), H.copy()
-        budget = max(1, min(self.max_iter // 4, 50))
+        budget = max(1, min(self.max_iter // 4, budget))
         W1, H1, n_warm = fit_hals(
             X, W1, H1, tol=self.tol, max_iter=budget, l1_W=l1_W,
             l2_W=l2_W, l1_H=l1_H, l2_H=l2_H, observed=observed,
