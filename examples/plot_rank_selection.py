@@ -1,7 +1,7 @@
 """
-==========================================
+===========================================
 Choosing the number of components with NMFk
-==========================================
+===========================================
 
 :class:`nmfkit.NMFk` fits the factorization many times to slightly perturbed
 copies of the data for every candidate rank ``k``, aligns the components of the
@@ -18,26 +18,21 @@ Two data sets:
    rank is not known: NMFk says how many parts-based components the pixels
    support reproducibly.
 
-Run it from the repository root: ``python examples/plot_rank_selection.py``
-(it saves ``rank_selection.png`` in the current directory when there is no
-display). ``NMFKIT_EXAMPLE_SMALL=1`` runs a reduced version (fewer
+Run it from the repository root: ``python examples/plot_rank_selection.py``.
+``NMFKIT_EXAMPLE_SMALL=1`` runs a reduced version (fewer
 perturbations and candidates) in a few seconds, as the test suite does.
 """
 
 import os
-import sys
 import time
 import warnings
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from nmfkit.rank import NMFk, NMFkDisplay  # noqa: E402
+from nmfkit import NMFk, NMFkDisplay
 
 warnings.simplefilter("ignore", ConvergenceWarning)
 SMALL = os.environ.get("NMFKIT_EXAMPLE_SMALL") == "1"
@@ -96,9 +91,4 @@ for ax, comp in zip(np.atleast_1d(bottom.subplots(1, k)), nmfk_digits.components
     ax.imshow(comp.reshape(8, 8), cmap="gray_r")
     ax.set_xticks([])
     ax.set_yticks([])
-if SMALL:
-    plt.close(fig)
-elif plt.get_backend().lower() == "agg":
-    fig.savefig("rank_selection.png", dpi=100)
-else:
-    plt.show()
+plt.show()

@@ -151,3 +151,77 @@ def test_no_absolute_machine_paths_in_tracked_files():
         "absolute paths of a machine in tracked files; refer to data as "
         "../shared/data/... relative to the repository root:\n" + "\n".join(offenders)
     )
+
+
+# -- the API reference lists every public name --------------------------------
+
+_API_RST = REPO_ROOT / "docs" / "api.rst"
+
+
+def _documented_objects(text):
+    """``{id(obj): 'module.name'}`` of the autosummary entries of api.rst."""
+    import importlib
+
+    documented, module, in_block = {}, None, False
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith(".. currentmodule::"):
+            module = stripped.split("::", 1)[1].strip()
+            in_block = False
+        elif stripped.startswith(".. autosummary::"):
+            in_block = True
+        elif in_block and line and not line[0].isspace():
+            in_block = False
+        elif in_block and stripped and not stripped.startswith(":"):
+            dotted = f"{module}.{stripped}" if module else stripped
+            mod_name, _, attr = dotted.rpartition(".")
+            obj = getattr(importlib.import_module(mod_name), attr, None)
+            assert obj is not None, f"docs/api.rst lists {dotted}, which does not exist"
+            documented[id(obj)] = dotted
+    return documented
+
+
+def _public_api():
+    """``{'module.name': obj}``: nmfkit.__all__ and the public names of every
+    public module (its ``__all__``, else the functions and classes it defines)."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import nmfkit
+
+    public = {}
+    names = [info.name for info in pkgutil.walk_packages(nmfkit.__path__, "nmfkit.")
+             if not any(part.startswith("_") for part in info.name.split("."))]
+    for mod_name in ["nmfkit"] + sorted(names):
+        module = importlib.import_module(mod_name)
+        if hasattr(module, "__all__"):
+            attrs = list(module.__all__)
+        else:
+            attrs = [n for n, o in vars(module).items()
+                     if not n.startswith("_")
+                     and (inspect.isfunction(o) or inspect.isclass(o))
+                     and o.__module__ == mod_name]
+        for attr in attrs:
+            obj = getattr(module, attr)
+            if callable(obj):  # not __version__
+                public[f"{mod_name}.{attr}"] = obj
+    return public
+
+
+def test_api_reference_lists_every_public_name():
+    if not _API_RST.is_file():
+        pytest.skip("not run from a source checkout (no docs/api.rst)")
+    documented = _documented_objects(_API_RST.read_text(encoding="utf-8"))
+    public = _public_api()
+    # the modules this check must see (a module renamed or dropped from the
+    # walk would otherwise go unchecked silently)
+    for name in ("nmfkit.NMF", "nmfkit.datasets.make_topic_corpus",
+                 "nmfkit.unmixing.vca", "nmfkit.text.sppmi",
+                 "nmfkit.tensor.select_mutated_genes",
+                 "nmfkit.activations.collect_activations"):
+        assert name in public
+    missing = sorted(name for name, obj in public.items() if id(obj) not in documented)
+    assert not missing, (
+        "public names without a page in docs/api.rst (add them to the section "
+        "of their task, or a new section):\n  " + "\n  ".join(missing))
