@@ -115,6 +115,8 @@ print(f"binary features per movie: mean {features_per_movie.mean():.2f}, "
 # Recommendations
 # ---------------
 # The five unrated movies with the highest predicted rating, for three users.
+# Movies with the same binary features get the same prediction for a user,
+# hence the ties.
 users = [0, 1, 2]
 top = model.recommend(X[users], n=5)
 for user, items in zip(users, top):

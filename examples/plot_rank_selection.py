@@ -36,7 +36,7 @@ from nmfkit import NMFk, NMFkDisplay
 
 warnings.simplefilter("ignore", ConvergenceWarning)
 SMALL = os.environ.get("NMFKIT_EXAMPLE_SMALL") == "1"
-N_PERTURBS = 6 if SMALL else 20
+N_PERTURBS = 6 if SMALL else 12
 
 # %%
 # Planted rank

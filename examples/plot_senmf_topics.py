@@ -11,8 +11,13 @@ generated with planted topics (:func:`nmfkit.datasets.make_topic_corpus`:
 Zipf word frequencies, each word favoured by one *home* topic, Poisson counts)
 and is compared with a plain Kullback-Leibler :class:`nmfkit.NMF` of the
 counts: how well each recovers the planted topics, and how well the dominant
-topic of a document matches its planted one (NMI). The generated words are
-given made-up names so that the topics read like topics.
+topic of a document matches its planted one (NMI). On this corpus of
+documents of 40 words the two are close (the printed numbers); the
+co-occurrence term is meant for short, sparse documents, where counts alone
+say little about which rare words belong together (the arXiv case study of
+the user guide). The generated words are given made-up names so that the
+topics read like topics (``mozi0``, the most frequent word, is in every topic,
+as function words are).
 
 When the arXiv abstracts of ``../shared/data/text/arxiv_2007_abstracts``
 (beside the repository, or ``$NMFKIT_DATA/text/...``; not shipped with
