@@ -23,6 +23,12 @@ sys.path.insert(0, str(REPO))
 import nmfkit  # noqa: E402
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+# The examples find the shared real data sets (when present) through
+# NMFKIT_DATA, else ../shared/data relative to the repository root; the
+# gallery runs them from examples/, so the build names the folder.
+_SHARED_DATA = REPO.parent / "shared" / "data"
+if "NMFKIT_DATA" not in os.environ and _SHARED_DATA.is_dir():
+    os.environ["NMFKIT_DATA"] = str(_SHARED_DATA)
 
 project = "nmfkit"
 author = "nmfkit developers"

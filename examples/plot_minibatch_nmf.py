@@ -77,16 +77,20 @@ ax2.set_yticks([])
 for r, c in zip(rows, colors):
     ax3.plot(np.sort(r[3]), "o-", color=c, label=r[0])
 ax3.set_xlabel("planted components (sorted)")
-ax3.set_ylabel("cosine to the planted component")
+ax3.set_ylabel("cosine to planted")
 ax3.legend(fontsize=8)
 axes = bottom.subplots(len(rows) + 1, 1, sharex=True)
-axes[0].imshow(H_true, aspect="auto", cmap="viridis")
+def rows_to_max_one(H):  # W and H share a free scale: compare shapes
+    return H / np.maximum(H.max(axis=1, keepdims=True), 1e-12)
+
+
+axes[0].imshow(rows_to_max_one(H_true), aspect="auto", cmap="viridis")
 axes[0].set_ylabel("planted", rotation=0, ha="right")
 for ax, r in zip(axes[1:], rows):
-    ax.imshow(r[4], aspect="auto", cmap="viridis")
+    ax.imshow(rows_to_max_one(r[4]), aspect="auto", cmap="viridis")
     ax.set_ylabel(r[0].split(" (")[0], rotation=0, ha="right")
 for ax in axes:
     ax.set_yticks([])
 axes[-1].set_xlabel("feature")
-bottom.suptitle("components (rows), matched to the planted ones")
+bottom.suptitle("components (rows, each scaled to a maximum of 1), matched to the planted ones")
 plt.show()

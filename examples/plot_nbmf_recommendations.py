@@ -32,8 +32,8 @@ from nmfkit import NBMF
 from nmfkit.datasets import load_movielens
 
 SMALL = os.environ.get("NMFKIT_EXAMPLE_SMALL") == "1"
-DATA = Path(os.environ.get("NMFKIT_DATA", Path(__file__).resolve().parents[2]
-                           / "shared" / "data"))
+# the shared data sets: $NMFKIT_DATA, else ../shared/data from the repository root
+DATA = Path(os.environ.get("NMFKIT_DATA", "../shared/data"))
 FOLDER = DATA / "movielens" / "ml-100k"
 
 

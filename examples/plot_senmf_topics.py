@@ -115,9 +115,9 @@ plt.show()
 # %%
 # Topics of real abstracts (when the arXiv data are present)
 # ----------------------------------------------------------
-root = os.environ.get("NMFKIT_DATA")
-ARXIV = ((Path(root) if root else Path(__file__).resolve().parents[2] / "shared" / "data")
-         / "text" / "arxiv_2007_abstracts" / "arxiv_data.csv")
+# the shared data sets: $NMFKIT_DATA, else ../shared/data from the repository root
+DATA = Path(os.environ.get("NMFKIT_DATA", "../shared/data"))
+ARXIV = DATA / "text" / "arxiv_2007_abstracts" / "arxiv_data.csv"
 if ARXIV.is_file() and not SMALL:
     import pandas as pd
     from sklearn.feature_extraction.text import TfidfVectorizer

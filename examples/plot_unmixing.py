@@ -40,8 +40,8 @@ from nmfkit.unmixing import (abundance_rmse, fcls, plot_abundance_maps,
                              plot_endmembers, spectral_angle_distance, vca)
 
 SMALL = os.environ.get("NMFKIT_EXAMPLE_SMALL", "") not in ("", "0")
-DATA = Path(os.environ.get("NMFKIT_DATA", Path(__file__).resolve().parents[2]
-                           / "shared" / "data"))
+# the shared data sets: $NMFKIT_DATA, else ../shared/data from the repository root
+DATA = Path(os.environ.get("NMFKIT_DATA", "../shared/data"))
 
 # %%
 # The scene

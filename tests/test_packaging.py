@@ -51,6 +51,23 @@ def test_extras_and_metadata(pyproject):
     assert extras["plot"] == {"matplotlib"}
     assert {"pytest", "hypothesis", "matplotlib", "pandas"} <= extras["test"]
     assert {"matplotlib", "pandas"} <= extras["bench"]
+    assert {"networkx", "tqdm"} <= extras["test"]
+    assert extras["graph"] == {"networkx"}
+    assert extras["progress"] == {"tqdm"}
+    assert extras["gurobi"] == {"gurobipy"}
+    # `all` is every runtime extra (not test, bench or docs)
+    runtime = set().union(*(extras[k] for k in
+                            ("plot", "torch", "dask", "qubo", "graph", "progress",
+                             "gurobi")))
+    assert extras["all"] == runtime
+    # docs: the Sphinx stack and what the executed gallery imports
+    assert {"sphinx", "pydata-sphinx-theme", "numpydoc", "sphinx-gallery",
+            "sphinx-copybutton", "myst-parser", "matplotlib", "pandas", "dask",
+            "distributed", "networkx"} <= extras["docs"]
+    assert {"Documentation", "Source", "Issues"} <= set(project["urls"])
+    versions = {c.rsplit(" :: ", 1)[1] for c in project["classifiers"]
+                if c.startswith("Programming Language :: Python :: 3.")}
+    assert {"3.10", "3.11", "3.12", "3.13"} <= versions
     packages = pyproject["tool"]["setuptools"]["packages"]["find"]
     assert packages["include"] == ["nmfkit*"]
 
