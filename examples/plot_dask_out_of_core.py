@@ -126,7 +126,7 @@ in_memory = rank_search().fit(X_small)
 # the code is the same (put it under ``if __name__ == "__main__":``, as worker
 # processes are started by re-importing the main script).
 with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                  dashboard_address=None, silence_logs=40) as cluster, \
+                  dashboard_address=":0", silence_logs=40) as cluster, \
         Client(cluster), joblib.parallel_config(backend="dask"):
     on_cluster = rank_search().fit(X_small)
 print(f"NMFk rank: {on_cluster.n_components_} on the cluster, "
