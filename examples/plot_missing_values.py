@@ -58,7 +58,7 @@ for name, value in errors.items():
 # Digits with holes, and what each method fills in
 # ------------------------------------------------
 fig = plt.figure(figsize=(11, 6), layout="constrained")
-left, right = fig.subfigures(1, 2, width_ratios=[3, 1.2])
+left, right = fig.subfigures(1, 2, width_ratios=[3, 1.6])
 rows = [("original", X), ("40% hidden", np.where(hidden, np.nan, X)),
         ("nmfkit NMF", X_nmfkit), ("sklearn NMF\n(zeros)", X_sklearn)]
 axes = left.subplots(len(rows), 8)
@@ -73,5 +73,5 @@ left.suptitle("red: hidden pixels")
 ax = right.subplots()
 ax.barh(list(errors)[::-1], list(errors.values())[::-1],
         color=["lightgray", "tab:orange", "tab:blue"])
-ax.set_xlabel("RMSE on the hidden pixels")
+ax.set_xlabel("RMSE, hidden pixels")
 plt.show()
