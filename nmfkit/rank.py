@@ -31,6 +31,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
 from ._core.align import align_runs, cluster_silhouettes
+from ._validation import check_coefficients, check_nonnegative, check_observed
 
 __all__ = ["NMFk", "NMFkDisplay"]
 
@@ -432,9 +433,9 @@ class NMFk(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             dtype=[np.float64, np.float32],
             ensure_all_finite="allow-nan" if allow_nan else True,
         )
-        data = X.data if sp.issparse(X) else X
-        if data.size and np.nanmin(data) < 0:
-            raise ValueError("Negative values in data passed to NMFk (input X).")
+        check_nonnegative(X, "NMFk (input X)")
+        if reset:
+            check_observed(X, "NMFk")
         return X
 
     # ------------------------------------------------------------------- fit
@@ -663,6 +664,7 @@ class NMFk(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             ``W @ components_``.
         """
         check_is_fitted(self)
+        X = check_coefficients(X, self.components_.shape[0], "NMFk")
         return self.estimator_.inverse_transform(X)
 
     def _base_has_score(self):
