@@ -93,10 +93,16 @@ def test_panther_pathways_example(monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "GridSearchCV over the rank" in out
     chance = 1 / len(np.unique(namespace["y"]))
-    assert namespace["panther_acc"].mean() > chance + 0.05, out
+    # measured 0.55 on the small cohort (the raw-gene LR: 0.61; chance 0.25)
+    assert namespace["panther_acc"].mean() > chance + 0.2, out
     model = namespace["model"]
     assert len(model.top_pathways_) == model.n_components_
     assert np.all(np.isfinite(model.pathway_factors_))
+    # every planted group leads some component: >= 2 of its top 3 pathways
+    ids, group_of = namespace["pathway_ids"], namespace["group_of"]
+    for g in range(len(namespace["cohort"].group_pathways)):
+        assert any(sum(group_of.get(int(ids[i])) == g for i in top[:3]) >= 2
+                   for top in model.top_pathways_), (g, out)
 
 
 @pytest.mark.slow
