@@ -168,6 +168,7 @@ every = over()
 with_nan = over(lambda s: s.allows_nan)
 with_inverse = over(lambda s: hasattr(s.make(), "inverse_transform"))
 with_mask = over(lambda s: "mask" in inspect.signature(s.make().fit).parameters)
+with_sparse = over(lambda s: s.make().__sklearn_tags__().input_tags.sparse)
 
 
 def test_every_public_estimator_is_in_the_matrix():
@@ -414,3 +415,27 @@ def test_zero_rows_and_columns(spec):
         X[np.isnan(X)] = 1.0
     W = assert_finite_fit(spec.estimator(), X)
     assert np.isfinite(W).all()
+
+
+@with_sparse
+@pytest.mark.parametrize("value, pattern", [(np.inf, "infinity"), (-1.0, "Negative"),
+                                            (np.nan, "NaN")])
+def test_sparse_bad_values(spec, value, pattern):
+    """The same refusals for a sparse X (NaN is never "missing" there: a
+    sparse X marks missing entries with ``mask``)."""
+    X = spec.data()
+    X[np.isnan(X)] = 1.0
+    X[2, 1] = value
+    raises(ValueError, pattern, spec.estimator().fit, sp.csr_matrix(X))
+
+
+@with_sparse
+def test_sparse_valid_matches_dense(spec):
+    """Valid sparse data: finite, and the same model as the dense array."""
+    X = spec.data()
+    X[np.isnan(X)] = 0.0
+    W_dense = np.asarray(strict(spec.estimator().fit_transform, X))
+    W_sparse = np.asarray(strict(spec.estimator().fit_transform, sp.csr_matrix(X)))
+    assert np.isfinite(W_sparse).all()
+    if not spec.allows_nan or spec.name != "NBMF":  # NBMF: unstored = unrated
+        np.testing.assert_allclose(W_sparse, W_dense, rtol=1e-6, atol=1e-8)
