@@ -445,3 +445,15 @@ def test_sparse_valid_matches_dense(spec):
     assert np.isfinite(W_sparse).all()
     if not spec.unstored_is_missing:
         np.testing.assert_allclose(W_sparse, W_dense, rtol=1e-6, atol=1e-8)
+
+
+def test_non_negative_factorization_all_nan():
+    """The function form refuses an X with nothing observed, like NMF."""
+    X = np.full((6, 5), np.nan)
+    raises(ValueError, "no observed entry", nmfkit.non_negative_factorization, X,
+           n_components=2)
+    # with H fixed it is a transform: rows with nothing observed get W = 0
+    H = np.random.default_rng(0).random((2, 5))
+    W, _, _ = strict(nmfkit.non_negative_factorization, X, H=H, n_components=2,
+                     init="custom", update_H=False)
+    assert W.shape == (6, 2) and np.all(W == 0)
