@@ -10,17 +10,81 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import check_array
 
-__all__ = ["check_factor", "check_nonnegative", "resolve_observed"]
+__all__ = [
+    "check_coefficients",
+    "check_factor",
+    "check_nonnegative",
+    "check_observed",
+    "resolve_observed",
+]
 
 
 def check_nonnegative(X, whom):
     """Raise a ``ValueError`` naming ``whom`` if ``X`` has a negative entry.
 
-    NaN entries (missing values) are ignored.
+    NaN entries (missing values) are ignored, silently even when every entry
+    is NaN (whether that is allowed is :func:`check_observed`'s question).
     """
     data = X.data if sp.issparse(X) else X
-    if data.size and np.nanmin(data) < 0:
+    # fmin skips NaN without numpy's "All-NaN slice" warning and without a copy
+    if data.size and np.fmin.reduce(data, axis=None) < 0:
         raise ValueError(f"Negative values in data passed to {whom}.")
+
+
+def check_observed(X, whom, observed=None):
+    """Raise a ``ValueError`` naming ``whom`` if no entry of ``X`` is observed.
+
+    Call it in ``fit`` on the validated ``X`` (NaN entries allowed), or on the
+    ``(X, observed)`` pair of :func:`resolve_observed`: an ``X`` whose every
+    entry is NaN, or masked out, has nothing to fit, and would otherwise leak
+    numpy's "All-NaN slice" warning and return meaningless factors.
+
+    Parameters
+    ----------
+    X : ndarray or sparse matrix
+        Validated data.
+    whom : str
+        Estimator name for the message.
+    observed : None, ndarray of bool or ``"stored"``, default=None
+        The core's observation pattern, when already resolved.
+    """
+    if isinstance(observed, np.ndarray):
+        empty = observed.size > 0 and not observed.any()
+    elif isinstance(observed, str):  # "stored": the stored entries of a sparse X
+        empty = X.nnz == 0
+    else:
+        data = X.data if sp.issparse(X) else X
+        dense = not sp.issparse(X) or X.nnz == X.shape[0] * X.shape[1]
+        empty = (dense and data.size > 0
+                 and bool(np.isnan(np.fmax.reduce(data, axis=None))))
+    if empty:
+        raise ValueError(
+            f"Input X of {whom} has no observed entry: all {X.shape[0]} x "
+            f"{X.shape[1]} entries are missing (NaN or masked out); {whom} needs "
+            "at least one observed value to fit."
+        )
+
+
+def check_coefficients(X, n_components, whom):
+    """Validate the coefficients given to ``inverse_transform``.
+
+    ``X`` must be a finite 2-D array with ``n_components`` columns (one per
+    fitted component); the error names both widths instead of leaving numpy's
+    matmul to complain (or a 1-D ``X`` to broadcast silently).
+
+    Returns
+    -------
+    X : ndarray or sparse matrix of float64 or float32
+    """
+    X = check_array(X, accept_sparse=("csr", "csc"), dtype=[np.float64, np.float32],
+                    input_name="X")
+    if X.shape[1] != n_components:
+        raise ValueError(
+            f"X has {X.shape[1]} columns but {whom} has n_components_="
+            f"{n_components}; inverse_transform expects coefficients of shape "
+            f"(n_samples, {n_components})."
+        )
+    return X
 
 
 def check_factor(A, shape, whom, dtype, allow_zero=False):

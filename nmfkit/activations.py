@@ -31,6 +31,7 @@ from ._core.semi import (
     nnls_semi,
     semi_objective,
 )
+from ._validation import check_coefficients
 
 __all__ = ["SemiNMF", "collect_activations"]
 
@@ -317,7 +318,8 @@ class SemiNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             ``G @ components_``.
         """
         check_is_fitted(self)
-        return np.asarray(X) @ self.components_
+        X = check_coefficients(X, self.components_.shape[0], "SemiNMF")
+        return X @ self.components_
 
     def score(self, X, y=None):
         """Held-out-entry score: higher is better; use it to choose the rank.

@@ -28,7 +28,8 @@ from ._core.losses import beta_divergence, beta_loss_to_float
 from ._core.mu import fit_mu
 from ._core.nnls import nnls
 from ._core.profile import effectively_dense
-from ._validation import check_factor, check_nonnegative, resolve_observed
+from ._validation import (check_coefficients, check_factor, check_nonnegative,
+                          check_observed, resolve_observed)
 from .distributed import (fit_transform_dask, is_dask_collection, refuse_dask,
                           transform_dask)
 
@@ -242,6 +243,7 @@ class _BaseNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         if is_dask_collection(X):  # row blocks, never gathered
             return fit_transform_dask(self, X, W=W, H=H, mask=mask)
         X, observed = self._validate_X(X, mask=mask, reset=True)
+        check_observed(X, type(self).__name__, observed)
         W, H, n_iter = self._fit_transform(X, W=W, H=H, observed=observed)
         self.reconstruction_err_ = beta_divergence(
             X, W, H, self._beta_loss, observed=observed, square_root=True
@@ -265,6 +267,7 @@ class _BaseNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             ``X @ components_``, the data matrix of the original shape.
         """
         check_is_fitted(self)
+        X = check_coefficients(X, self.components_.shape[0], type(self).__name__)
         return X @ self.components_
 
     def _transform_W(self, X, observed, max_iter):
@@ -763,6 +766,8 @@ def non_negative_factorization(
     )
     est._validate_params()
     X, observed = est._validate_X(X, mask=mask, reset=True)
+    if update_H:
+        check_observed(X, "non_negative_factorization", observed)
     W, H, n_iter = est._fit_transform(X, W=W, H=H, update_H=update_H,
                                       observed=observed)
     return W, H, n_iter

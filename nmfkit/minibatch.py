@@ -29,6 +29,7 @@ from ._core.online import (
     minibatch_step,
     refresh_W,
 )
+from ._validation import check_observed
 from .decomposition import _BaseNMF
 
 __all__ = ["MiniBatchNMF"]
@@ -362,6 +363,7 @@ class MiniBatchNMF(_BaseNMF):
         """
         has_components = hasattr(self, "components_")
         X, observed = self._validate_X(X, mask=mask, reset=not has_components)
+        check_observed(X, type(self).__name__, observed)
         if not has_components:
             self._check_params(X)
             self._check_loss_data(X, observed)

@@ -31,6 +31,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
 from ._core.align import align_runs, cluster_silhouettes
+from ._validation import check_coefficients, check_nonnegative, check_observed
 
 __all__ = ["NMFk", "NMFkDisplay"]
 
@@ -53,14 +54,25 @@ def _default_estimator():
 
 
 def _perturb(X, epsilon, rng):
-    """``X`` with every (stored) entry multiplied by an independent U(1-eps, 1+eps)."""
+    """``X`` with every non-zero entry multiplied by an independent U(1-eps, 1+eps).
+
+    The draws go to the non-zero entries in row-major order, dense or sparse
+    alike, so a sparse ``X`` and its dense form get the same perturbations
+    (and NMFk the same answer); zeros stay zero either way.
+    """
     if sp.issparse(X):
-        Xp = X.copy()
-        noise = rng.random(Xp.data.shape[0], dtype=np.float64)
+        Xp = sp.csr_matrix(X, copy=True)
+        Xp.sum_duplicates()  # also sorts the indices: row-major order
+        Xp.eliminate_zeros()
+        noise = rng.random(Xp.nnz, dtype=np.float64)
         Xp.data *= (1.0 - epsilon + 2.0 * epsilon * noise).astype(X.dtype)
-        return Xp
-    noise = rng.random(X.shape, dtype=np.float64)
-    return X * (1.0 - epsilon + 2.0 * epsilon * noise).astype(X.dtype)
+        return Xp.asformat(X.format)
+    Xp = np.array(X, order="C", copy=True)
+    flat = Xp.reshape(-1)
+    idx = np.flatnonzero(flat)
+    noise = rng.random(idx.size, dtype=np.float64)
+    flat[idx] *= (1.0 - epsilon + 2.0 * epsilon * noise).astype(X.dtype)
+    return Xp
 
 
 def _fit_one(estimator, X, k, seed, epsilon, keep):
@@ -432,9 +444,9 @@ class NMFk(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             dtype=[np.float64, np.float32],
             ensure_all_finite="allow-nan" if allow_nan else True,
         )
-        data = X.data if sp.issparse(X) else X
-        if data.size and np.nanmin(data) < 0:
-            raise ValueError("Negative values in data passed to NMFk (input X).")
+        check_nonnegative(X, "NMFk (input X)")
+        if reset:
+            check_observed(X, "NMFk")
         return X
 
     # ------------------------------------------------------------------- fit
@@ -663,6 +675,7 @@ class NMFk(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             ``W @ components_``.
         """
         check_is_fitted(self)
+        X = check_coefficients(X, self.components_.shape[0], "NMFk")
         return self.estimator_.inverse_transform(X)
 
     def _base_has_score(self):

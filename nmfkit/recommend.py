@@ -32,7 +32,7 @@ from ._core.nbmf import (
     observed_counts,
 )
 from ._core.nnls import nnls
-from ._validation import check_nonnegative, resolve_observed
+from ._validation import check_coefficients, check_nonnegative, resolve_observed
 
 __all__ = ["NBMF"]
 
@@ -451,6 +451,7 @@ class NBMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             Predicted ratings of every item.
         """
         check_is_fitted(self)
+        X = check_coefficients(X, self.components_.shape[0], "NBMF")
         return X @ self.components_
 
     # ------------------------------------------------------------ predicting

@@ -46,7 +46,8 @@ from ._core.cp import (
 )
 from ._core.heldout import heldout_score
 from ._core.nnls import nnls
-from ._validation import check_nonnegative, resolve_observed
+from ._validation import (check_coefficients, check_nonnegative, check_observed,
+                          resolve_observed)
 
 __all__ = ["NonnegativeCP", "PANTHER", "drop_redundant_pathways",
            "select_mutated_genes"]
@@ -333,6 +334,7 @@ class NonnegativeCP(_TensorBase):
     @_fit_context(prefer_skip_nested_validation=True)
     def _fit(self, X, mask=None):
         X, observed = self._validate(X, mask, reset=True)
+        check_observed(X, type(self).__name__, observed)
         n = X.shape[0]
         shape = (n,) + self.tensor_shape_
         N = len(shape)
@@ -449,7 +451,7 @@ class NonnegativeCP(_TensorBase):
             N-way array, else ``(n_samples, n_features)``.
         """
         check_is_fitted(self)
-        W = check_array(X, dtype=[np.float64, np.float32])
+        W = check_coefficients(X, self.components_.shape[0], type(self).__name__)
         out = W @ self.components_
         if self._nway_input:
             out = out.reshape((W.shape[0],) + self.tensor_shape_)

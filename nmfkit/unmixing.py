@@ -39,6 +39,7 @@ from ._core.heldout import _split_dense, heldout_score
 from ._core.losses import wh_at
 from ._core.nnls import nnls
 from ._core.simplex import augment, simplex_lstsq
+from ._validation import check_coefficients
 
 __all__ = [
     "SSNMF",
@@ -803,7 +804,8 @@ class SSNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             Unit-norm scale with ``normalize=True``.
         """
         check_is_fitted(self)
-        return np.asarray(X) @ self.components_
+        X = check_coefficients(X, self.components_.shape[0], "SSNMF")
+        return X @ self.components_
 
     def score(self, X, y=None):
         """Held-out-entry score of the endmembers (higher is better).

@@ -113,6 +113,16 @@ def test_arxiv_topics_example(monkeypatch, capsys, tmp_path, shared_data_dir):
     assert model.components_.shape[0] == model.n_components_
     assert "NMI of the dominant topic" in out
     assert np.isfinite(model.components_).all()
+    # the topics follow the archives (measured NMI 0.42 on the 500 abstracts)
+    from sklearn.metrics import normalized_mutual_info_score
+
+    archive, dominant = namespace["archive"], namespace["dominant"]
+    assert normalized_mutual_info_score(archive, dominant) > 0.3, out
+    # and new text lands in the topic of its archive
+    main = [archive[dominant == t].value_counts().index[0]
+            for t in range(model.n_components_)]
+    topics = namespace["pipe"].transform(namespace["new"]).argmax(axis=1)
+    assert [main[t] for t in topics] == ["astro-ph", "math"], out
 
 
 @pytest.mark.slow
@@ -134,10 +144,16 @@ def test_panther_pathways_example(monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "GridSearchCV over the rank" in out
     chance = 1 / len(np.unique(namespace["y"]))
-    assert namespace["panther_acc"].mean() > chance + 0.05, out
+    # measured 0.55 on the small cohort (the raw-gene LR: 0.61; chance 0.25)
+    assert namespace["panther_acc"].mean() > chance + 0.2, out
     model = namespace["model"]
     assert len(model.top_pathways_) == model.n_components_
     assert np.all(np.isfinite(model.pathway_factors_))
+    # every planted group leads some component: >= 2 of its top 3 pathways
+    ids, group_of = namespace["pathway_ids"], namespace["group_of"]
+    for g in range(len(namespace["cohort"].group_pathways)):
+        assert any(sum(group_of.get(int(ids[i])) == g for i in top[:3]) >= 2
+                   for top in model.top_pathways_), (g, out)
 
 
 @pytest.mark.slow

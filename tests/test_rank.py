@@ -230,6 +230,10 @@ def test_sparse_huge_shape():
     ).fit(X)
     assert model.components_.shape == (model.n_components_, m)
     assert np.all(np.isfinite(model.errors_["mean"]))
+    # the components live on the 100 columns that hold data, and only there
+    assert np.all(model.components_[:, 100:] == 0)
+    assert np.count_nonzero(model.components_[:, :100].max(axis=0)) >= 90
+    assert np.all(np.diff(model.errors_["mean"]) < 0)  # more rank, less error
 
 
 def test_sparse_errors_match_dense():

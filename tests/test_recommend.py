@@ -186,11 +186,24 @@ def test_sampler_stub_fit_equals_exact_fit():
 def test_real_dimod_sampler_plugs_in():
     samplers = pytest.importorskip(
         "dwave.samplers", reason="dwave-samplers (the 'qubo' extra) is not installed")
-    X, _, _ = planted(m=20, n=8, k=2, missing=0.2, seed=5)
-    model = NBMF(n_components=2, solver=samplers.SimulatedAnnealingSampler(),
-                 num_reads=5, max_iter=5, random_state=0).fit(X)
-    assert set(np.unique(model.components_)) <= {0.0, 1.0}
-    assert np.isfinite(model.reconstruction_err_)
+    # From a random start the fit takes several H steps, each one QUBO of 2^3
+    # states per item: dwave's simulated annealer must find the same ground
+    # states as the exact solver, so the whole fit path is the exact one.
+    X, _, _ = planted(m=30, n=12, k=3, missing=0.2, seed=5)
+    kw = dict(n_components=3, alpha=1e-8, init="random", max_iter=50, random_state=0)
+    real = NBMF(solver=samplers.SimulatedAnnealingSampler(), num_reads=5, **kw).fit(X)
+    exact = NBMF(solver="exact", **kw).fit(X)
+    assert real.n_iter_ == exact.n_iter_ >= 2
+    np.testing.assert_array_equal(real.components_, exact.components_)
+    np.testing.assert_allclose(real.user_weights_, exact.user_weights_, rtol=1e-10)
+    assert real.reconstruction_err_ == pytest.approx(exact.reconstruction_err_)
+    # from the default (NMF) start it recovers the planted binary features
+    X, W_true, H_true = planted(m=20, n=8, k=2, missing=0.2, seed=5)
+    model = NBMF(n_components=2, alpha=1e-8, solver=samplers.SimulatedAnnealingSampler(),
+                 num_reads=5, random_state=0).fit(X)
+    perm, distance = match_rows(H_true, model.components_)
+    assert distance == 0, model.components_
+    np.testing.assert_allclose(model.user_weights_[:, perm], W_true, rtol=1e-3, atol=1e-3)
 
 
 # ------------------------------------------------------------ the NBMF fit

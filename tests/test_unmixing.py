@@ -12,6 +12,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from nmfkit import NMF, NMFk, SSNMF
+from nmfkit._core.align import match_components
 from nmfkit._core.graph import (
     fit_graph_nmf,
     graph_objective,
@@ -71,21 +72,92 @@ def test_recovers_planted_endmembers_and_beats_plain_nmf(scene, fitted):
     assert sad < SAD_BOUND, angles
     _, rmse = abundance_rmse(A_true, A, reference_endmembers=M_true,
                              endmembers=model.components_)
-    # plain NMF with the same sum-to-one constraint, without graph, L1 and
-    # dispersion terms
+    assert rmse < 0.12, rmse  # 0.097 measured
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        plain = SSNMF(n_components=4, lam=0, mu=0, dispersion=0,
-                      random_state=0, max_iter=1000)
-        A_plain = plain.fit_transform(X)
         nmf = NMF(n_components=4, init="nndsvda", random_state=0, max_iter=1000)
         nmf.fit(X)
-    sad_plain = spectral_angle_distance(M_true, plain.components_)[1]
     sad_nmf = spectral_angle_distance(M_true, nmf.components_)[1]
-    rmse_plain = abundance_rmse(A_true, A_plain, reference_endmembers=M_true,
-                                endmembers=plain.components_)[1]
-    assert sad < sad_plain and sad < sad_nmf, (sad, sad_plain, sad_nmf)
-    assert rmse < rmse_plain, (rmse, rmse_plain)
+    assert sad < sad_nmf, (sad, sad_nmf)
+
+
+# ------------------------------------------------------------ ablation
+# Each term of the objective switched off on its own (the others at their
+# defaults), on data where it should matter, and its own effect measured.
+def _ablated(X, shape, **params):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = SSNMF(n_components=4, image_shape=shape, random_state=0,
+                      max_iter=200, **params)
+        return model, model.fit_transform(X)
+
+
+def _matched(M_true, model, A):
+    """The abundances in the order of the planted endmembers."""
+    return A[:, match_components(M_true, model.components_)]
+
+
+def _roughness(A, shape):
+    """Mean squared difference of the abundances of neighbouring pixels."""
+    maps = A.reshape(shape + (-1,))
+    return float(np.mean(np.diff(maps, axis=0) ** 2)
+                 + np.mean(np.diff(maps, axis=1) ** 2))
+
+
+def test_ablation_dispersion_term_keeps_the_endmembers_on_the_data(scene, fitted):
+    # without it the sum-to-one least-squares endmembers drift off the pure
+    # pixels (docs/unmixing.md): measured SAD 10.4 vs 2.2 deg, RMSE 0.19 vs 0.10
+    X, A_true, M_true = scene
+    model, A = fitted
+    off, A_off = _ablated(X, SHAPE, dispersion=0)
+    sad = spectral_angle_distance(M_true, model.components_)[1]
+    sad_off = spectral_angle_distance(M_true, off.components_)[1]
+    rmse = abundance_rmse(A_true, A, reference_endmembers=M_true,
+                          endmembers=model.components_)[1]
+    rmse_off = abundance_rmse(A_true, A_off, reference_endmembers=M_true,
+                              endmembers=off.components_)[1]
+    assert sad_off > 3 * sad, (sad, sad_off)
+    assert rmse_off > 1.5 * rmse, (rmse, rmse_off)
+
+
+def test_ablation_graph_term_smooths_the_abundance_maps():
+    # A noisy scene (10 dB) with smooth abundance fields: the graph term
+    # makes neighbouring pixels' abundances similar. Measured roughness:
+    # planted 0.0103, with the graph 0.0149, without 0.0621. (Its effect on
+    # SAD / RMSE is not one-signed: on the 40 x 40 scene of `scene` at 20 dB,
+    # lam=0 gives SAD 1.7 vs 3.3 deg and RMSE 0.077 vs 0.124.)
+    shape = (30, 30)
+    X, A_true, M_true = make_hyperspectral_scene(*shape, n_bands=60, n_endmembers=4,
+                                                 snr=10, smoothness=6, random_state=0)
+    truth = _roughness(A_true, shape)
+    on, A_on = _ablated(X, shape)
+    off, A_off = _ablated(X, shape, lam=0)
+    rough_on = _roughness(_matched(M_true, on, A_on), shape)
+    rough_off = _roughness(_matched(M_true, off, A_off), shape)
+    assert rough_off > 3 * rough_on, (truth, rough_on, rough_off)
+    assert rough_on < 2 * truth < rough_off, (truth, rough_on, rough_off)
+
+
+def test_ablation_l1_term_sparsifies_free_abundances(scene, fitted):
+    # With the sum-to-one constraint the L1 norm of a row is its sum, so mu
+    # does (almost) nothing -- as documented. Without the constraint it is a
+    # real lasso: more exact zeros, and the zero pattern closer to the planted
+    # one (measured: zeros 32% vs 19%, support agreement 0.80 vs 0.67).
+    X, A_true, M_true = scene
+    model, A = fitted
+    off, A_off = _ablated(X, SHAPE, mu=0)
+    sad = spectral_angle_distance(M_true, model.components_)[1]
+    sad_off = spectral_angle_distance(M_true, off.components_)[1]
+    assert abs(sad - sad_off) < 0.05, (sad, sad_off)
+    free = dict(sum_to_one=False, normalize=False)
+    on, A_on = _ablated(X, SHAPE, **free)
+    off, A_off = _ablated(X, SHAPE, mu=0, **free)
+    A_on, A_off = _matched(M_true, on, A_on), _matched(M_true, off, A_off)
+    zeros_on, zeros_off = np.mean(A_on < 1e-6), np.mean(A_off < 1e-6)
+    assert zeros_on > 1.4 * zeros_off, (zeros_on, zeros_off)
+    support_on = np.mean((A_on > 1e-6) == (A_true > 0))
+    support_off = np.mean((A_off > 1e-6) == (A_true > 0))
+    assert support_on > support_off + 0.05, (support_on, support_off)
 
 
 def test_abundances_non_negative_and_sum_to_one(scene, fitted):
@@ -296,12 +368,12 @@ def test_nmfk_wraps_ssnmf():
     X, _, M = make_hyperspectral_scene(20, 20, n_bands=40, n_endmembers=3, snr=40,
                                        random_state=0)
     model = NMFk(estimator=SSNMF(image_shape=(20, 20), max_iter=100),
-                 n_components_range=[2, 3, 4], n_perturbs=4, n_jobs=1,
+                 n_components_range=[2, 3, 4, 5], n_perturbs=4, n_jobs=1,
                  random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model.fit(X)
-    assert model.n_components_ in (2, 3, 4)
+    assert model.n_components_ == 3  # planted (also on scene seed 1, and on 2..6)
     assert isinstance(model.estimator_, SSNMF)
     assert model.components_.shape == (model.n_components_, 40)
     A = model.transform(X)
