@@ -28,6 +28,7 @@ from ._core.losses import beta_divergence, beta_loss_to_float
 from ._core.mu import fit_mu
 from ._core.nnls import nnls
 from ._core.profile import effectively_dense
+from ._conventions import check_inverse_input, solver_verbose
 from ._validation import check_factor, check_nonnegative, resolve_observed
 from .distributed import (fit_transform_dask, is_dask_collection, refuse_dask,
                           transform_dask)
@@ -265,6 +266,7 @@ class _BaseNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             ``X @ components_``, the data matrix of the original shape.
         """
         check_is_fitted(self)
+        X = check_inverse_input(self, X, accept_sparse=True)
         return X @ self.components_
 
     def _transform_W(self, X, observed, max_iter):
@@ -418,7 +420,8 @@ class NMF(_BaseNMF):
     l1_ratio : float, default=0.0
         Mix of L1 (1.0) and L2 (0.0) regularisation.
     verbose : int, default=0
-        Verbosity.
+        0: silent; 1: one summary line per fit (iterations, time); 2: also
+        the solver's progress at each check of its stopping rule.
     shuffle : bool, default=False
         Randomise the order of coordinates in the CD solver.
     missing_values : np.nan or None, default=np.nan
@@ -560,7 +563,7 @@ class NMF(_BaseNMF):
                 X, W, H, tol=self.tol, max_iter=self.max_iter, l1_W=l1_W,
                 l2_W=l2_W, l1_H=l1_H, l2_H=l2_H, update_H=True, observed=observed,
                 shuffle=self.shuffle, random_state=self.random_state,
-                verbose=self.verbose, qb=qb, extrapolate=self._extrapolate(X),
+                verbose=solver_verbose(self.verbose), qb=qb, extrapolate=self._extrapolate(X),
             )
         else:
             scale, n_warm = None, 0
@@ -571,7 +574,7 @@ class NMF(_BaseNMF):
                 X, W, H, beta=self._beta_loss, tol=self.tol,
                 max_iter=max(self.max_iter - n_warm, 1), l1_W=l1_W, l2_W=l2_W,
                 l1_H=l1_H, l2_H=l2_H, update_H=True, observed=observed,
-                verbose=self.verbose, error_scale=scale,
+                verbose=solver_verbose(self.verbose), error_scale=scale,
             )
             n_iter += n_warm
         if self.verbose:
@@ -730,7 +733,8 @@ def non_negative_factorization(
     random_state : int, RandomState instance or None, default=None
         Seed.
     verbose : int, default=0
-        Verbosity.
+        0: silent; 1: one summary line per fit (iterations, time); 2: also
+        the solver's progress at each check of its stopping rule.
     shuffle : bool, default=False
         Randomise the coordinate order of the CD solver.
     missing_values : np.nan or None, default=np.nan
