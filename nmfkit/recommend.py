@@ -47,6 +47,11 @@ __all__ = ["NBMF", "ratings_matrix"]
 _EXACT_MAX_BITS = 20
 
 
+def _py(value):
+    """A numpy scalar as the Python value it holds (for messages)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _integral(values):
     """Whether ``values`` are whole numbers (ints, or floats like 3.0)."""
     arr = np.asarray(values)
@@ -201,7 +206,7 @@ def ratings_matrix(ratings, *, columns=None, user_ids=None, item_ids=None,
                 bad = values[pos < 0]
                 raise ValueError(
                     f"{int((pos < 0).sum())} ratings have a {name} id that is not in "
-                    f"{name}_ids (e.g. {bad[0]!r}).")
+                    f"{name}_ids (e.g. {_py(bad[0])!r}).")
         index.append((ids, pos.ravel()))
     (users, rows), (items, cols) = index
     n_users, n_items = users.size, items.size
@@ -210,7 +215,8 @@ def ratings_matrix(ratings, *, columns=None, user_ids=None, item_ids=None,
         uniq, counts = np.unique(flat, return_counts=True)
         dup = uniq[counts > 1][0]
         raise ValueError(
-            f"the pair (user {users[dup // n_items]!r}, item {items[dup % n_items]!r}) "
+            f"the pair (user {_py(users[dup // n_items])!r}, item "
+            f"{_py(items[dup % n_items])!r}) "
             "is rated more than once; keep one rating per pair (e.g. the last or "
             "the mean).")
     order = np.argsort(flat, kind="stable")
@@ -727,7 +733,7 @@ class NBMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             bad = np.asarray(i)[cols < 0]
             raise ValueError(
                 f"{int((cols < 0).sum())} pairs have an item id that is not in "
-                f"item_ids (e.g. {bad[0]!r}); NBMF learnt no features for it.")
+                f"item_ids (e.g. {_py(bad[0])!r}); NBMF learnt no features for it.")
         weights = np.where((rows >= 0)[:, None], W[np.maximum(rows, 0)],
                            self.cold_start_weights_)
         pred = np.einsum("pk,kp->p", weights, H[:, cols])
