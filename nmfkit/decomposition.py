@@ -266,6 +266,9 @@ class _BaseNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             ``X @ components_``, the data matrix of the original shape.
         """
         check_is_fitted(self)
+        if is_dask_collection(X):  # stays lazy: check the width only
+            check_inverse_input(self, np.zeros((1, X.shape[1])))
+            return X @ self.components_
         X = check_inverse_input(self, X, accept_sparse=True)
         return X @ self.components_
 

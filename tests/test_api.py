@@ -104,3 +104,14 @@ def test_verbose_levels(name, capsys):
         return {re.sub(r"[0-9.e+-]+", "#", line) for line in out}
 
     assert shape(lines[1]) <= shape(lines[2])  # level 2 adds to level 1
+
+
+def test_inverse_transform_of_a_dask_array_stays_lazy():
+    da = pytest.importorskip("dask.array")
+    est, X = _fit("NMF")
+    W = da.from_array(est.transform(X), chunks=10)
+    out = est.inverse_transform(W)
+    assert hasattr(out, "compute")  # not computed into memory
+    np.testing.assert_allclose(out.compute(), est.transform(X) @ est.components_)
+    with pytest.raises(ValueError, match="X has 4 columns .* has 3 components"):
+        est.inverse_transform(da.ones((5, 4), chunks=5))
