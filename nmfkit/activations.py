@@ -23,6 +23,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._conventions import check_inverse_input, solver_verbose
 from ._core.semi import (
     fit_semi,
     heldout_score_semi,
@@ -31,7 +32,6 @@ from ._core.semi import (
     nnls_semi,
     semi_objective,
 )
-from ._validation import check_coefficients
 
 __all__ = ["SemiNMF", "collect_activations"]
 
@@ -99,7 +99,8 @@ class SemiNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     random_state : int, RandomState instance or None, default=None
         Seed of the initialisation.
     verbose : int, default=0
-        Print the objective at every iteration.
+        0: silent; 1: one summary line per fit (iterations, error, time);
+        2: also the objective after every iteration.
 
     Attributes
     ----------
@@ -258,7 +259,7 @@ class SemiNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         G, F, n_iter, _, _ = fit_semi(
             X, G, update="hals" if self.solver == "cd" else "mu", tol=self.tol,
             max_iter=self.max_iter, ridge=self.ridge, l1=l1, keep=keep,
-            verbose=self.verbose)
+            verbose=solver_verbose(self.verbose))
         # unit-norm features; an unused feature gets a zero column of G
         norms = np.sqrt(np.einsum("ij,ij->i", F, F, dtype=np.float64))
         used = norms > 0
@@ -270,7 +271,8 @@ class SemiNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         # the features are nearly collinear)
         G = nnls_semi(X, F)
         if self.verbose:
-            print(f"SemiNMF: {n_iter} iterations in {time.perf_counter() - t0:.3f} s")
+            print(f"SemiNMF: {n_iter} iterations in {time.perf_counter() - t0:.3f} s, "
+                  f"error {np.sqrt(2.0 * semi_objective(X, G, F)):.6g}")
         if n_iter == self.max_iter and self.tol > 0:
             warnings.warn(
                 f"Maximum number of iterations {self.max_iter} reached. Increase "
@@ -318,8 +320,7 @@ class SemiNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             ``G @ components_``.
         """
         check_is_fitted(self)
-        X = check_coefficients(X, self.components_.shape[0], "SemiNMF")
-        return X @ self.components_
+        return check_inverse_input(self, X) @ self.components_
 
     def score(self, X, y=None):
         """Held-out-entry score: higher is better; use it to choose the rank.

@@ -28,8 +28,9 @@ from ._core.losses import beta_divergence, beta_loss_to_float
 from ._core.mu import fit_mu
 from ._core.nnls import nnls
 from ._core.profile import effectively_dense
-from ._validation import (check_coefficients, check_factor, check_nonnegative,
-                          check_observed, resolve_observed)
+from ._conventions import check_inverse_input, solver_verbose
+from ._validation import (check_factor, check_nonnegative, check_observed,
+                          resolve_observed)
 from .distributed import (fit_transform_dask, is_dask_collection, refuse_dask,
                           transform_dask)
 
@@ -267,7 +268,10 @@ class _BaseNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             ``X @ components_``, the data matrix of the original shape.
         """
         check_is_fitted(self)
-        X = check_coefficients(X, self.components_.shape[0], type(self).__name__)
+        if is_dask_collection(X):  # stays lazy: check the width only
+            check_inverse_input(self, np.zeros((1, X.shape[1])))
+            return X @ self.components_
+        X = check_inverse_input(self, X, accept_sparse=True)
         return X @ self.components_
 
     def _transform_W(self, X, observed, max_iter):
@@ -421,7 +425,8 @@ class NMF(_BaseNMF):
     l1_ratio : float, default=0.0
         Mix of L1 (1.0) and L2 (0.0) regularisation.
     verbose : int, default=0
-        Verbosity.
+        0: silent; 1: one summary line per fit (iterations, time); 2: also
+        the solver's progress at each check of its stopping rule.
     shuffle : bool, default=False
         Randomise the order of coordinates in the CD solver.
     missing_values : np.nan or None, default=np.nan
@@ -563,7 +568,7 @@ class NMF(_BaseNMF):
                 X, W, H, tol=self.tol, max_iter=self.max_iter, l1_W=l1_W,
                 l2_W=l2_W, l1_H=l1_H, l2_H=l2_H, update_H=True, observed=observed,
                 shuffle=self.shuffle, random_state=self.random_state,
-                verbose=self.verbose, qb=qb, extrapolate=self._extrapolate(X),
+                verbose=solver_verbose(self.verbose), qb=qb, extrapolate=self._extrapolate(X),
             )
         else:
             scale, n_warm = None, 0
@@ -574,7 +579,7 @@ class NMF(_BaseNMF):
                 X, W, H, beta=self._beta_loss, tol=self.tol,
                 max_iter=max(self.max_iter - n_warm, 1), l1_W=l1_W, l2_W=l2_W,
                 l1_H=l1_H, l2_H=l2_H, update_H=True, observed=observed,
-                verbose=self.verbose, error_scale=scale,
+                verbose=solver_verbose(self.verbose), error_scale=scale,
             )
             n_iter += n_warm
         if self.verbose:
@@ -733,7 +738,8 @@ def non_negative_factorization(
     random_state : int, RandomState instance or None, default=None
         Seed.
     verbose : int, default=0
-        Verbosity.
+        0: silent; 1: one summary line per fit (iterations, time); 2: also
+        the solver's progress at each check of its stopping rule.
     shuffle : bool, default=False
         Randomise the coordinate order of the CD solver.
     missing_values : np.nan or None, default=np.nan

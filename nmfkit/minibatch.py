@@ -18,6 +18,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 
+from ._conventions import solver_verbose
 from ._core.init import initialize
 from ._core.losses import beta_divergence
 from ._core.online import (
@@ -117,7 +118,8 @@ class MiniBatchNMF(_BaseNMF):
     random_state : int, RandomState instance or None, default=None
         Seed of the initialisation.
     verbose : int, default=0
-        Print the mini-batch costs.
+        0: silent; 1: one summary line per fit; 2: also the mini-batch
+        costs as the solver checks them.
     missing_values : np.nan or None, default=np.nan
         ``np.nan``: NaN entries of a dense ``X`` are missing and left out of
         the loss (scikit-learn rejects them). ``None``: NaN raises a
@@ -264,7 +266,7 @@ class MiniBatchNMF(_BaseNMF):
             max_iter=self.max_iter, l1_W=l1_W, l2_W=l2_W, l1_H=l1_H, l2_H=l2_H,
             observed=observed, fresh_restarts=self.fresh_restarts,
             fresh_restarts_max_iter=self.fresh_restarts_max_iter,
-            cold_start=cold, verbose=self.verbose,
+            cold_start=cold, verbose=solver_verbose(self.verbose),
         )
         if self.fresh_restarts:
             W = self._transform_W_with(X, H, observed)

@@ -3,6 +3,13 @@
 Unrated entries are missing, not zero: NaN in a dense rating matrix, and every
 entry that is not stored in a sparse one (the convention of rating matrices);
 ``mask=`` overrides both, as in :class:`nmfkit.NMF`.
+
+Coming from scikit-surprise, whose data are ``(user, item, rating)`` tables:
+:func:`ratings_matrix` turns such a table (an array or a pandas DataFrame)
+into the sparse users x items matrix that :class:`NBMF` fits, with the maps
+from rows and columns back to the original ids, and
+:meth:`NBMF.predict_pairs` predicts the ratings of ``(user, item)`` pairs
+given by those ids (``surprise``'s ``algo.predict(uid, iid)``, vectorised).
 """
 
 import time
@@ -32,11 +39,31 @@ from ._core.nbmf import (
     observed_counts,
 )
 from ._core.nnls import nnls
-from ._validation import check_coefficients, check_nonnegative, resolve_observed
+from ._conventions import check_inverse_input, solver_verbose
+from ._validation import check_nonnegative, resolve_observed
 
-__all__ = ["NBMF"]
+__all__ = ["NBMF", "ratings_matrix"]
 
 _EXACT_MAX_BITS = 20
+
+
+def _py(value):
+    """A numpy scalar as the Python value it holds (for messages)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _integral(values):
+    """Whether ``values`` are whole numbers (ints, or floats like 3.0)."""
+    arr = np.asarray(values)
+    if np.issubdtype(arr.dtype, np.integer):
+        return True
+    if np.issubdtype(arr.dtype, np.floating) or arr.dtype == object:
+        try:
+            f = arr.astype(np.float64)
+        except (TypeError, ValueError):
+            return False
+        return bool(np.all(np.isfinite(f)) and np.all(f == np.round(f)))
+    return False
 
 
 def _observed_values(X, observed):
@@ -46,6 +73,158 @@ def _observed_values(X, observed):
     if observed is None:
         return X.ravel()
     return X[observed]
+
+
+def _table_columns(table, columns, n_cols, whom):
+    """The first ``n_cols`` columns of a (user, item[, rating]) table as arrays."""
+    if hasattr(table, "iloc"):  # a pandas DataFrame
+        if columns is None:
+            if table.shape[1] < n_cols:
+                raise ValueError(
+                    f"{whom} needs {n_cols} columns; the DataFrame has "
+                    f"{table.shape[1]}.")
+            return [np.asarray(table.iloc[:, j]) for j in range(n_cols)]
+        if len(columns) != n_cols:
+            raise ValueError(f"columns must name {n_cols} columns; got {columns!r}.")
+        missing = [c for c in columns if c not in table.columns]
+        if missing:
+            raise ValueError(f"columns {missing} are not in the DataFrame (its "
+                             f"columns: {list(table.columns)}).")
+        return [np.asarray(table[c]) for c in columns]
+    if columns is not None:
+        raise ValueError("columns can only be given for a pandas DataFrame.")
+    arr = np.asarray(table, dtype=object) if not isinstance(table, np.ndarray) \
+        else table
+    if arr.ndim != 2 or arr.shape[1] < n_cols:
+        raise ValueError(
+            f"{whom} must be a 2-D table with at least {n_cols} columns (user, "
+            f"item{', rating' if n_cols == 3 else ''}); got shape {arr.shape}.")
+    return [arr[:, j] for j in range(n_cols)]
+
+
+def _lookup(values, ids, name):
+    """Positions of ``values`` in the sorted unique ``ids`` (-1 when absent)."""
+    values = np.asarray(values)
+    try:
+        pos = np.searchsorted(ids, values)
+    except TypeError as exc:
+        raise TypeError(
+            f"the {name} ids of the pairs cannot be compared with {name}_ids "
+            f"(dtype {values.dtype} vs {np.asarray(ids).dtype}).") from exc
+    pos = np.minimum(pos, max(len(ids) - 1, 0))
+    found = (len(ids) > 0) & (np.asarray(ids)[pos] == values) if len(ids) else \
+        np.zeros(values.shape, dtype=bool)
+    return np.where(found, pos, -1)
+
+
+def ratings_matrix(ratings, *, columns=None, user_ids=None, item_ids=None,
+                   dtype=np.float64):
+    """Turn a ``(user, item, rating)`` table into a sparse ratings matrix.
+
+    The table of scikit-surprise (``Dataset.load_from_df``), MovieLens'
+    ``u.data`` and most rating logs becomes the users x items CSR matrix that
+    :class:`NBMF` (and :class:`nmfkit.NMF` with ``mask``) fits: the stored
+    entries are the ratings (an explicit rating of 0 stays stored), every
+    other entry is unrated. Row ``i`` is the user ``user_ids[i]`` and column
+    ``j`` the item ``item_ids[j]``.
+
+    Parameters
+    ----------
+    ratings : array-like of shape (n_ratings, 3) or pandas DataFrame
+        One rating per row: user id, item id, rating. Ids may be any
+        sortable values (ints, strings). A DataFrame's first three columns
+        are used unless ``columns`` names them.
+    columns : sequence of 3 str, default=None
+        DataFrame columns holding the user ids, item ids and ratings.
+    user_ids, item_ids : array-like, default=None
+        The ids of the rows / columns, to build a matrix over a known index
+        (e.g. a test table over the training matrix's users and items: pass
+        the maps the training call returned). Every id of the table must be
+        among them. ``None``: the sorted distinct ids of the table.
+    dtype : {np.float64, np.float32}, default=np.float64
+        Dtype of the ratings.
+
+    Returns
+    -------
+    X : scipy.sparse.csr_matrix of shape (n_users, n_items)
+        The ratings.
+    user_ids : ndarray of shape (n_users,)
+        Original id of each row (sorted).
+    item_ids : ndarray of shape (n_items,)
+        Original id of each column (sorted).
+
+    Raises
+    ------
+    ValueError
+        A user-item pair rated twice, a rating that is NaN or infinite, or an
+        id missing from the given ``user_ids`` / ``item_ids``.
+
+    See Also
+    --------
+    NBMF.predict_pairs : predicted ratings of (user, item) pairs by id.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nmfkit.recommend import ratings_matrix
+    >>> table = [("ann", "film1", 4), ("bob", "film2", 5), ("ann", "film3", 1)]
+    >>> X, users, items = ratings_matrix(table)
+    >>> X.toarray()
+    array([[4., 0., 1.],
+           [0., 5., 0.]])
+    >>> users.tolist(), items.tolist()
+    (['ann', 'bob'], ['film1', 'film2', 'film3'])
+    >>> X.nnz  # only the ratings are stored; the zeros above are unrated
+    3
+    """
+    u, i, r = _table_columns(ratings, columns, 3, "ratings")
+    try:
+        r = np.asarray(r, dtype=dtype)
+    except (TypeError, ValueError) as exc:
+        raise ValueError("the ratings (third column) must be numbers.") from exc
+    if r.size and not np.isfinite(r).all():
+        raise ValueError("the ratings (third column) contain NaN or infinity; "
+                         "leave unrated pairs out of the table instead.")
+    index = []
+    for name, values, given in (("user", u, user_ids), ("item", i, item_ids)):
+        values = np.asarray(values)
+        if values.dtype == object:  # e.g. strings in an object table
+            try:
+                values = values.astype(type(values[0])) if values.size else values
+            except (TypeError, ValueError):
+                pass
+        if given is None:
+            ids, pos = np.unique(values, return_inverse=True)
+        else:
+            ids = np.asarray(given)
+            if ids.size != np.unique(ids).size or (ids.size > 1 and not np.all(
+                    ids[:-1] < ids[1:])):
+                raise ValueError(f"{name}_ids must hold distinct ids in sorted order "
+                                 "(as ratings_matrix returns them).")
+            pos = _lookup(values, ids, name)
+            if (pos < 0).any():
+                bad = values[pos < 0]
+                raise ValueError(
+                    f"{int((pos < 0).sum())} ratings have a {name} id that is not in "
+                    f"{name}_ids (e.g. {_py(bad[0])!r}).")
+        index.append((ids, pos.ravel()))
+    (users, rows), (items, cols) = index
+    n_users, n_items = users.size, items.size
+    flat = rows.astype(np.int64) * n_items + cols
+    if np.unique(flat).size != flat.size:
+        uniq, counts = np.unique(flat, return_counts=True)
+        dup = uniq[counts > 1][0]
+        raise ValueError(
+            f"the pair (user {_py(users[dup // n_items])!r}, item "
+            f"{_py(items[dup % n_items])!r}) "
+            "is rated more than once; keep one rating per pair (e.g. the last or "
+            "the mean).")
+    order = np.argsort(flat, kind="stable")
+    rows, cols, r = rows[order], cols[order], r[order]
+    indptr = np.concatenate(([0], np.cumsum(np.bincount(rows, minlength=n_users))))
+    X = sp.csr_matrix((r, cols.astype(np.int32 if n_items < 2**31 else np.int64),
+                       indptr), shape=(n_users, n_items), dtype=dtype)
+    return X, users, items
 
 
 class NBMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -153,7 +332,8 @@ class NBMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     random_state : int, RandomState instance or None, default=None
         Seed of the starts and of the annealer.
     verbose : int, default=0
-        Print the objective at every iteration.
+        0: silent; 1: one summary line per start (iterations, objective,
+        time); 2: also the objective after every iteration.
 
     Attributes
     ----------
@@ -378,7 +558,8 @@ class NBMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                              random_state=rng)
             W, H, n_iter, history = fit_nbmf(
                 X, None, H, observed=observed, l2=self.ridge_, solve=solve,
-                max_iter=self.max_iter, tol=self.tol, verbose=self.verbose)
+                max_iter=self.max_iter, tol=self.tol,
+                verbose=solver_verbose(self.verbose))
             if self.verbose:
                 print(f"NBMF start {run + 1}: {n_iter} iterations in "
                       f"{time.perf_counter() - t0:.3f} s, objective {history[-1]:.6g}")
@@ -451,8 +632,7 @@ class NBMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             Predicted ratings of every item.
         """
         check_is_fitted(self)
-        X = check_coefficients(X, self.components_.shape[0], "NBMF")
-        return X @ self.components_
+        return check_inverse_input(self, X, accept_sparse=True) @ self.components_
 
     # ------------------------------------------------------------ predicting
     def predict_ratings(self, users, items):
@@ -488,6 +668,75 @@ class NBMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             index.append(arr)
         u, i = np.broadcast_arrays(*index)
         pred = wh_at(W, H, u.ravel(), i.ravel()).reshape(u.shape)
+        return np.clip(pred, *self.rating_range_)
+
+    def predict_pairs(self, pairs, *, user_ids=None, item_ids=None, columns=None):
+        """Predicted ratings of ``(user, item)`` pairs, by id or by index.
+
+        The vectorised ``algo.predict(uid, iid)`` of scikit-surprise. With the
+        maps that :func:`ratings_matrix` returned, the pairs hold original
+        ids; without, row and column indices of the training matrix (then
+        the same as :meth:`predict_ratings`).
+
+        Parameters
+        ----------
+        pairs : array-like of shape (n_pairs, 2) or pandas DataFrame
+            One (user, item) pair per row. Extra columns (e.g. the true
+            rating of a test table) are ignored.
+        user_ids, item_ids : array-like, default=None
+            Id of each training row / column, as :func:`ratings_matrix`
+            returns them. A user id not among ``user_ids`` (a user unseen in
+            training) gets ``cold_start_weights_``; an unknown item id raises
+            a ``ValueError`` (no features were learnt for it).
+        columns : sequence of 2 str, default=None
+            DataFrame columns holding the user and item ids (default: the
+            first two).
+
+        Returns
+        -------
+        ratings : ndarray of shape (n_pairs,)
+            Predicted ratings clipped to ``rating_range_``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from nmfkit import NBMF
+        >>> from nmfkit.recommend import ratings_matrix
+        >>> table = np.array([(u, i, 1 + (u + i) % 5) for u in range(20)
+        ...                   for i in range(8) if (u * i) % 3], dtype=float)
+        >>> X, users, items = ratings_matrix(table)
+        >>> model = NBMF(n_components=3, random_state=0).fit(X)
+        >>> model.predict_pairs([(4.0, 2.0), (7.0, 5.0)], user_ids=users,
+        ...                     item_ids=items).shape
+        (2,)
+        """
+        check_is_fitted(self)
+        u, i = _table_columns(pairs, columns, 2, "pairs")
+        W, H = self.user_weights_, self.components_
+        if user_ids is None and item_ids is None:
+            return self.predict_ratings(np.asarray(u).astype(np.intp)
+                                        if _integral(u) else u,
+                                        np.asarray(i).astype(np.intp)
+                                        if _integral(i) else i)
+        if user_ids is None or item_ids is None:
+            raise ValueError("pass both user_ids and item_ids (the maps of "
+                             "ratings_matrix), or neither (indices).")
+        for name, ids, size in (("user_ids", user_ids, W.shape[0]),
+                                ("item_ids", item_ids, H.shape[1])):
+            if len(ids) != size:
+                raise ValueError(
+                    f"{name} has {len(ids)} ids but the model was fit on {size} "
+                    f"{'users (rows)' if name == 'user_ids' else 'items (columns)'}.")
+        rows = _lookup(u, np.asarray(user_ids), "user")
+        cols = _lookup(i, np.asarray(item_ids), "item")
+        if (cols < 0).any():
+            bad = np.asarray(i)[cols < 0]
+            raise ValueError(
+                f"{int((cols < 0).sum())} pairs have an item id that is not in "
+                f"item_ids (e.g. {_py(bad[0])!r}); NBMF learnt no features for it.")
+        weights = np.where((rows >= 0)[:, None], W[np.maximum(rows, 0)],
+                           self.cold_start_weights_)
+        pred = np.einsum("pk,kp->p", weights, H[:, cols])
         return np.clip(pred, *self.rating_range_)
 
     def recommend(self, X, n=10, mask=None):

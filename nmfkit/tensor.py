@@ -17,6 +17,7 @@ The math (MTTKRPs, the HALS loop, the implicit PANTHER products) lives in
 """
 
 import math
+import time
 import warnings
 from numbers import Integral, Real
 
@@ -42,12 +43,13 @@ from ._core.cp import (
     khatri_rao_rows,
     nnls_gram,
     normalize_cp,
+    panther_heldout_score,
     reconstruct,
 )
 from ._core.heldout import heldout_score
 from ._core.nnls import nnls
-from ._validation import (check_coefficients, check_nonnegative, check_observed,
-                          resolve_observed)
+from ._conventions import check_inverse_input, solver_verbose
+from ._validation import check_nonnegative, check_observed, resolve_observed
 
 __all__ = ["NonnegativeCP", "PANTHER", "drop_redundant_pathways",
            "select_mutated_genes"]
@@ -76,6 +78,12 @@ class _TensorBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     @property
     def _n_features_out(self):
         return self.n_components_
+
+    def _report(self, n_iter, history, t0):
+        if self.verbose:
+            last = f", objective {history[-1]:.8g}" if history else ""
+            print(f"{type(self).__name__}: {n_iter} iterations in "
+                  f"{time.perf_counter() - t0:.3f} s{last}")
 
     def _warn_convergence(self, n_iter):
         if n_iter >= self.max_iter and self.tol > 0:
@@ -161,7 +169,8 @@ class NonnegativeCP(_TensorBase):
         Seed of the random initialisation (and of the random columns of
         ``'svd'`` when a mode is shorter than the rank).
     verbose : int, default=0
-        Print the objective per iteration.
+        0: silent; 1: one summary line per fit (iterations, objective,
+        time); 2: also the objective after every iteration.
 
     Attributes
     ----------
@@ -350,12 +359,18 @@ class NonnegativeCP(_TensorBase):
         if isinstance(observed, np.ndarray):  # the SVD sees missing entries as the mean
             T_init = np.where(observed.reshape(shape), T,
                               T[observed.reshape(shape)].mean() if observed.any() else 0)
+        t0 = time.perf_counter()
         factors = init_cp(products, shape, k, self.init, self.random_state, X.dtype,
                           T=T_init)
         factors, n_iter, history = fit_cp(
             products, factors, l1=l1, l2=l2, tol=self.tol, max_iter=self.max_iter,
-            extrapolate=self.extrapolate, verbose=self.verbose)
+            extrapolate=self.extrapolate, verbose=solver_verbose(self.verbose))
+        self._report(n_iter, history, t0)
         self._warn_convergence(n_iter)
+        # the scale of the sample factor in the fit, where the penalties apply
+        scale = np.sqrt(np.einsum("ij,ij->j", factors[0], factors[0],
+                                  dtype=np.float64))
+        self._sample_scale = np.where(scale > 0, scale, 1.0)
         weights, factors = normalize_cp(factors)
         self.weights_ = weights
         self.factors_ = factors
@@ -431,11 +446,25 @@ class NonnegativeCP(_TensorBase):
         """
         check_is_fitted(self)
         X, observed = self._validate(X, mask, reset=False)
+        H, l1, l2, scale = self._sample_problem(X.dtype)
+        return nnls(X, H, observed=observed, l1=l1, l2=l2) / scale
+
+    def _sample_problem(self, dtype):
+        """Components and sample-mode penalties at the scale of the fit.
+
+        The fit penalises the sample factor at its own scale (the columns'
+        norms ``_sample_scale``), not at the unit-norm scale of
+        ``factors_[0]``: solve there, then divide by the scale.
+        """
         N = len(self.tensor_shape_) + 1
         l1 = _per_mode(self.l1, N, "l1")[0]
         l2 = _per_mode(self.l2, N, "l2")[0]
-        H = self.components_.astype(X.dtype, copy=False)
-        return nnls(X, H, observed=observed, l1=l1, l2=l2)
+        scale = np.ones(self.n_components_)
+        if l1 or l2:
+            scale = getattr(self, "_sample_scale", scale)
+        scale = scale.astype(dtype)
+        H = (self.components_ / scale[:, None]).astype(dtype, copy=False)
+        return H, l1, l2, scale
 
     def inverse_transform(self, X):
         """Rebuild samples from their coefficients, in the input's shape.
@@ -451,7 +480,7 @@ class NonnegativeCP(_TensorBase):
             N-way array, else ``(n_samples, n_features)``.
         """
         check_is_fitted(self)
-        W = check_coefficients(X, self.components_.shape[0], type(self).__name__)
+        W = check_inverse_input(self, X)
         out = W @ self.components_
         if self._nway_input:
             out = out.reshape((W.shape[0],) + self.tensor_shape_)
@@ -480,10 +509,7 @@ class NonnegativeCP(_TensorBase):
         """
         check_is_fitted(self)
         X, observed = self._validate(X, mask, reset=False)
-        N = len(self.tensor_shape_) + 1
-        l1 = _per_mode(self.l1, N, "l1")[0]
-        l2 = _per_mode(self.l2, N, "l2")[0]
-        H = self.components_.astype(X.dtype, copy=False)
+        H, l1, l2, _ = self._sample_problem(X.dtype)
         return heldout_score(X, H, beta=2.0, observed=observed, fraction=0.2,
                              random_state=0, l1=l1, l2=l2)
 
@@ -497,6 +523,11 @@ def _as_binary_pathways(P, whom="pathways"):
     if hasattr(P, "iloc"):
         names = np.asarray(P.index).astype(str)
         genes = np.asarray(P.columns).astype(str)
+    if np.ndim(P) == 2 and 0 in np.shape(P):
+        raise ValueError(
+            f"{whom} has shape {np.shape(P)}: it needs at least one pathway (row) "
+            "and one gene (column). Pass pathways=None to make every gene its "
+            "own pathway.")
     P = check_array(P, accept_sparse=("csr", "csc", "coo"), dtype=np.float64,
                     input_name=whom)
     P = sp.csr_matrix(P)
@@ -639,7 +670,8 @@ class PANTHER(_TensorBase):
     random_state : int, RandomState instance or None, default=None
         Seed of the random initialisation.
     verbose : int, default=0
-        Print the objective per iteration.
+        0: silent; 1: one summary line per fit (iterations, objective,
+        time); 2: also the objective after every iteration.
 
     Attributes
     ----------
@@ -651,6 +683,13 @@ class PANTHER(_TensorBase):
         Unit-norm pathway factor :math:`B`: the pathway groups.
     gene_factors_ : ndarray of shape (n_genes, n_components)
         Unit-norm gene factor :math:`C`.
+    components_ : ndarray of shape (n_components, n_genes)
+        Gene profile of each component,
+        :math:`\lambda_r c_{gr} (P^T b_r)_g / |\{p \ni g\}|`: since
+        :math:`T[s, p, g] = X[s, g]` on the pathways of gene ``g``, the mean
+        over them of the model's entries is its estimate of ``X[s, g]``, and
+        ``transform(X) @ components_`` (:meth:`inverse_transform`) predicts
+        the counts. Zero for genes in no pathway.
     top_pathways_ : list of list
         Per component, the (up to ``n_top``) pathways of largest weight
         (names, or indices when the pathways have no names), with non-zero
@@ -777,12 +816,21 @@ class PANTHER(_TensorBase):
         A /= np.where(nrm > 0, nrm, 1)
         factors[2] *= nrm.astype(X.dtype)
         ortho = self.ortho * products.norm2 / k
+        t0 = time.perf_counter()
         factors, n_iter, history = fit_cp(
             products, factors, tol=self.tol, max_iter=self.max_iter,
             extrapolate=self.extrapolate, ortho=ortho, unit_mode=0,
-            verbose=self.verbose)
+            verbose=solver_verbose(self.verbose))
+        self._report(n_iter, history, t0)
         self._warn_convergence(n_iter)
         weights, (A, B, C) = normalize_cp(factors)
+        # gene profiles: a sample's T[s, p, g] = x_g for the pathways p of g,
+        # so the model's least-squares estimate of x_g is the mean of its
+        # predictions over those pathways
+        degree = np.asarray(P.sum(axis=0), dtype=np.float64).ravel()
+        PtB = np.asarray(P.T @ B, dtype=np.float64)
+        self.components_ = ((C * PtB * weights).T
+                            / np.where(degree > 0, degree, 1.0)).astype(X.dtype)
         self.weights_ = weights
         self.sample_factors_ = A
         self.pathway_factors_ = B
@@ -857,6 +905,56 @@ class PANTHER(_TensorBase):
         A = np.asarray(X @ (np.asarray(P.T @ B) * C)) * w
         G = (np.dot(B.T, B) * np.dot(C.T, C)) * np.outer(w, w)
         return nnls_gram(np.asarray(A, dtype=X.dtype), G.astype(X.dtype))
+
+    def inverse_transform(self, X):
+        """Gene counts predicted from per-sample features: ``X @ components_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_components)
+            Features, e.g. from :meth:`transform`.
+
+        Returns
+        -------
+        X_original : ndarray of shape (n_samples, n_genes)
+            For each gene, the mean over its pathways of the model's tensor
+            entries (0 for genes in no pathway).
+        """
+        check_is_fitted(self)
+        return check_inverse_input(self, X) @ self.components_
+
+    def score(self, X, y=None):
+        """Held-out-entry score of the tensor model (higher is better).
+
+        Use it to choose ``n_components`` with
+        :class:`~sklearn.model_selection.GridSearchCV` (no custom scorer
+        needed). A fixed random 20% of the (sample, gene) entries of ``X`` is
+        hidden -- for a sparse ``X``, 20% of the stored entries and a weighted
+        sample of the zeros, as :meth:`nmfkit.NMF.score` -- which hides the
+        tensor entries ``T[s, :, g]`` of every pathway. Each sample's features
+        are the exact non-negative least squares fit of its visible tensor
+        entries with the components fixed, and the score is minus the mean
+        squared error of the prediction of the hidden tensor entries
+        (bi-cross-validation), computed from ``X`` and ``pathways`` without
+        forming the tensor. The same entries are hidden for every model, so
+        scores of different ranks are comparable.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_genes)
+            Non-negative counts.
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        score : float
+            Minus the mean held-out squared error per tensor entry.
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        return panther_heldout_score(X, self._P, self.weights_, self.pathway_factors_,
+                                     self.gene_factors_, fraction=0.2, random_state=0)
 
 
 def _top(F, n_top, names):

@@ -28,6 +28,7 @@ matrices; both take and return ``scipy.sparse`` matrices and only ever touch
 stored entries.
 """
 
+import time
 import warnings
 from numbers import Integral, Real
 
@@ -44,6 +45,7 @@ from sklearn.utils import check_array
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, check_non_negative, validate_data
 
+from ._conventions import check_inverse_input, solver_verbose
 from ._core.init import initialize
 from ._core.losses import beta_loss_to_float
 from ._core.stacked import SparseKLBlock, fit_stacked_kl, stacked_kl_divergence
@@ -483,7 +485,8 @@ class SeNMF(_TopicMixin, BaseEstimator):
     random_state : int, RandomState instance or None, default=None
         Seed of the initialisation.
     verbose : int, default=0
-        Verbosity of the inner NMF.
+        0: silent; 1: one summary line per fit (iterations, error, time);
+        2: also the solver's progress at each check of its stopping rule.
     feature_names : array-like of str or fitted vectorizer, default=None
         Vocabulary used by :meth:`top_words` (a fitted ``CountVectorizer``
         or ``TfidfVectorizer`` works). Only read by :meth:`top_words`.
@@ -592,7 +595,8 @@ class SeNMF(_TopicMixin, BaseEstimator):
             solver=self.solver, beta_loss=self.beta_loss, tol=self.tol,
             max_iter=self.max_iter, alpha_W=self.alpha_W, alpha_H=self.alpha_H,
             l1_ratio=self.l1_ratio, random_state=self.random_state,
-            verbose=self.verbose,
+            # level 1 is SeNMF's own summary line; from 2 the inner solver's
+            verbose=self.verbose if self.verbose >= 2 else 0,
         )
 
     def fit(self, X, y=None):
@@ -643,6 +647,7 @@ class SeNMF(_TopicMixin, BaseEstimator):
         S_scaled.eliminate_zeros()  # sppmi_weight=0 leaves stored zeros
         stacked = _vstack_csr(X, S_scaled)
         nmf = NMF(n_components=self.n_components, init=self.init, **self._nmf_params())
+        t0 = time.perf_counter()
         if self.solver == "mu" and beta_loss_to_float(self.beta_loss) == 1.0:
             W_all = self._fit_kl(nmf, X, S_scaled, stacked)
         else:
@@ -655,6 +660,9 @@ class SeNMF(_TopicMixin, BaseEstimator):
         self.word_factor_ = np.ascontiguousarray(W_all[n_docs:])
         self.reconstruction_err_ = nmf.reconstruction_err_
         self.n_iter_ = nmf.n_iter_
+        if self.verbose:
+            print(f"SeNMF: {self.n_iter_} iterations in {time.perf_counter() - t0:.3f} "
+                  f"s, error {self.reconstruction_err_:.6g}")
         return np.ascontiguousarray(W_all[:n_docs])
 
     def _fit_kl(self, nmf, X, S, stacked):
@@ -704,7 +712,8 @@ class SeNMF(_TopicMixin, BaseEstimator):
             blocks, Ws, H, tol=self.tol, max_iter=max(self.max_iter - n_warm, 1),
             l1_W=l1_W, l2_W=l2_W, l1_H=l1_H, l2_H=l2_H,
             update="alternating" if penalised else "coupled",
-            inner=_DOCUMENT_STEPS, verbose=self.verbose, error_scale=error_scale,
+            inner=_DOCUMENT_STEPS, verbose=solver_verbose(self.verbose),
+            error_scale=error_scale,
             relax=_RELAX if not penalised else 1.0,
         )
         n_iter += n_warm
@@ -744,6 +753,51 @@ class SeNMF(_TopicMixin, BaseEstimator):
             X, H=H, n_components=H.shape[0], update_H=False, **self._nmf_params()
         )
         return W
+
+    def inverse_transform(self, X):
+        """Documents rebuilt from their topic weights: ``X @ components_``.
+
+        Parameters
+        ----------
+        X : {ndarray, sparse matrix} of shape (n_documents, n_components)
+            Document-topic weights, e.g. from :meth:`transform`.
+
+        Returns
+        -------
+        X_original : ndarray of shape (n_documents, n_words)
+            The model's word weights of each document.
+        """
+        check_is_fitted(self)
+        return check_inverse_input(self, X, accept_sparse=True) @ self.components_
+
+    def score(self, X, y=None):
+        """Held-out-entry score of the topics (higher is better).
+
+        The score of :meth:`nmfkit.NMF.score` with the model's loss: a fixed
+        random 20% of the entries of ``X`` is hidden (for a sparse ``X``, 20%
+        of the stored words and a weighted sample of the zeros), the
+        document-topic weights are fit on the rest with the topics fixed, and
+        the score is minus the mean beta-divergence (generalised
+        Kullback-Leibler by default) of the hidden entries from their
+        prediction (bi-cross-validation). The same entries are hidden for
+        every model, so ``GridSearchCV(SeNMF(), {"n_components": ...})``
+        compares numbers of topics without a custom scorer.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_documents, n_words)
+            Documents over the fitted vocabulary.
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        score : float
+            Minus the mean held-out divergence.
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        return self.nmf_.score(X)
 
 
 class SeNMFk(_TopicMixin, BaseEstimator):

@@ -16,6 +16,7 @@ abundances ``A >= 0`` (pixels x k) summing to one per pixel and endmembers
 - :func:`plot_abundance_maps`, :func:`plot_endmembers` (matplotlib).
 """
 
+import time
 import warnings
 from numbers import Integral, Real
 
@@ -33,13 +34,13 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
+from ._conventions import check_inverse_input, solver_verbose
 from ._core.align import cosine_similarity_matrix, match_components
 from ._core.graph import fit_graph_nmf, knn_affinity, spatial_affinity
 from ._core.heldout import _split_dense, heldout_score
 from ._core.losses import wh_at
 from ._core.nnls import nnls
 from ._core.simplex import augment, simplex_lstsq
-from ._validation import check_coefficients
 
 __all__ = [
     "SSNMF",
@@ -460,7 +461,10 @@ class SSNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         Number of endmembers ``k`` (at most ``n_bands``).
     image_shape : tuple (rows, cols), default=None
         Shape of the image whose pixels are the rows of ``X`` (row-major). Its
-        product must be ``n_pixels``. Needed by the spatial graph.
+        product must be ``n_pixels``. Needed by the spatial graph. Not needed
+        when ``X`` is given as a ``(rows, cols, n_bands)`` cube: the shape is
+        taken from the cube (and must match ``image_shape`` if both are
+        given).
     affinity : {"auto", "spatial", "knn"} or sparse matrix, default="auto"
         The pixel graph: ``"spatial"`` (needs ``image_shape``), ``"knn"``,
         ``"auto"`` (spatial when ``image_shape`` is given, else knn), or a
@@ -468,7 +472,7 @@ class SSNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         (an asymmetric one is symmetrised with a warning).
     window : int, default=1
         Spatial neighbours within ``window`` rows and columns (1: the 8
-        neighbours).
+        neighbours); smaller than the larger side of the image.
     n_neighbors : int, default=10
         Neighbours of the knn graph.
     lam : "auto" or float >= 0, default="auto"
@@ -495,12 +499,16 @@ class SSNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     random_state : int, RandomState instance or None, default=None
         For VCA's random directions and the random initialisation.
     verbose : int, default=0
+        0: silent; 1: one summary line per fit (iterations, objective,
+        time); 2: also the objective after every iteration.
 
     Attributes
     ----------
     components_ : ndarray of shape (n_components, n_bands)
         Endmember spectra ``M``.
     n_components_ : int
+    image_shape_ : tuple (rows, cols) or None
+        The image shape used: ``image_shape``, or the cube's.
     affinity_ : scipy.sparse.csr_matrix of shape (n_pixels, n_pixels)
         The pixel affinity used (empty when ``lam_ = 0``).
     lam_, mu_, dispersion_, sum_to_one_weight_ : float
@@ -544,6 +552,26 @@ class SSNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     (900, 3)
     >>> bool(spectral_angle_distance(M, model.components_)[1] < 3)
     True
+
+    A (rows, cols, bands) cube works as it is; the abundances come back as
+    maps:
+
+    >>> cube = X.reshape(30, 30, 60)
+    >>> maps = SSNMF(n_components=3, random_state=0).fit_transform(cube)
+    >>> maps.shape
+    (30, 30, 3)
+
+    The number of endmembers by :class:`~sklearn.model_selection.GridSearchCV`
+    on the whole image (the spatial graph needs every pixel, so the folds
+    keep them all and :meth:`score` holds out entries instead):
+
+    >>> from sklearn.model_selection import GridSearchCV
+    >>> from nmfkit.model_selection import WholeImageSplit
+    >>> search = GridSearchCV(SSNMF(image_shape=(30, 30), random_state=0,
+    ...                             max_iter=50),
+    ...                       {"n_components": [2, 3]}, cv=WholeImageSplit())
+    >>> search.fit(X).cv_results_["mean_test_score"].shape  # one score per rank
+    (2,)
     """
 
     _parameter_constraints: dict = {
@@ -598,6 +626,45 @@ class SSNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         return self.components_.shape[0]
 
     # ------------------------------------------------------------ helpers
+    def _unfold(self, X):
+        """``(pixels, cube_shape)``: a (rows, cols, bands) cube as its pixels.
+
+        ``cube_shape`` is ``(rows, cols)`` for a cube, ``None`` for a matrix.
+        """
+        if isinstance(X, (list, tuple)) or (isinstance(X, np.ndarray) and X.ndim == 3):
+            arr = np.asarray(X)
+            if arr.ndim == 3:
+                if arr.shape[0] == 0 or arr.shape[1] == 0:
+                    raise ValueError(
+                        f"X is a cube of shape {arr.shape} without pixels; a "
+                        "(rows, cols, bands) cube needs rows, cols >= 1.")
+                return arr.reshape(-1, arr.shape[2]), arr.shape[:2]
+        return X, None
+
+    def _image_shape(self, n_pixels, cube_shape):
+        """The validated ``(rows, cols)`` of the fitted image, or ``None``."""
+        shape = self.image_shape
+        if shape is not None:
+            try:
+                shape = tuple(int(v) for v in shape)
+            except (TypeError, ValueError):
+                raise ValueError(f"image_shape must be (rows, cols); got {shape!r}.")
+            if len(shape) != 2 or min(shape) < 1:
+                raise ValueError(f"image_shape must be (rows, cols) of positive "
+                                 f"integers; got {self.image_shape!r}.")
+            if cube_shape is not None and shape != tuple(cube_shape):
+                raise ValueError(
+                    f"image_shape={self.image_shape!r} does not match the cube X "
+                    f"of {cube_shape[0]} x {cube_shape[1]} pixels; leave "
+                    "image_shape=None to take it from the cube.")
+            if shape[0] * shape[1] != n_pixels:
+                raise ValueError(
+                    f"image_shape={self.image_shape!r} holds {shape[0] * shape[1]} "
+                    f"pixels but X has {n_pixels} rows (pixels); they must match.")
+        else:
+            shape = None if cube_shape is None else tuple(int(v) for v in cube_shape)
+        return shape
+
     def _prepare(self, X, reset):
         """Validate ``X``, handle negatives, normalise the pixels."""
         X = validate_data(self, X, reset=reset, dtype=[np.float64, np.float32],
@@ -624,23 +691,18 @@ class SSNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def _graph(self, X):
         m = X.shape[0]
         aff = self.affinity
-        shape = self.image_shape
-        if shape is not None:
-            try:
-                shape = tuple(int(v) for v in shape)
-            except (TypeError, ValueError):
-                raise ValueError(f"image_shape must be (rows, cols); got {shape!r}.")
-            if len(shape) != 2 or min(shape) < 1:
-                raise ValueError(f"image_shape must be (rows, cols) of positive "
-                                 f"integers; got {self.image_shape!r}.")
-            if shape[0] * shape[1] != m:
-                raise ValueError(
-                    f"image_shape={self.image_shape!r} holds {shape[0] * shape[1]} "
-                    f"pixels but X has {m} rows (pixels); they must match.")
+        shape = self.image_shape_
         if isinstance(aff, str):
             if aff == "spatial" and shape is None:
-                raise ValueError("affinity='spatial' needs image_shape=(rows, cols).")
+                raise ValueError("affinity='spatial' needs image_shape=(rows, cols) "
+                                 "or a (rows, cols, bands) cube X.")
             if aff == "spatial" or (aff == "auto" and shape is not None):
+                if self.window >= max(shape):
+                    raise ValueError(
+                        f"window={self.window} reaches beyond the {shape[0]} x "
+                        f"{shape[1]} image (it links pixels up to {self.window} "
+                        "rows and columns apart); use a window smaller than "
+                        f"{max(shape)}.")
                 return spatial_affinity(X, shape, self.window)[0]
             return knn_affinity(X, self.n_neighbors)[0]
         S = sp.csr_matrix(aff, dtype=np.float64) if sp.issparse(aff) else \
@@ -714,7 +776,7 @@ class SSNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         A, M, n_iter, history = fit_graph_nmf(
             X, None, M0, S=S if lam > 0 else None, lam=lam, mu=mu,
             delta=delta, tau=tau, center=X.mean(axis=0), tol=self.tol,
-            max_iter=self.max_iter, verbose=self.verbose)
+            max_iter=self.max_iter, verbose=solver_verbose(self.verbose))
         return A, M, n_iter, history
 
     # ------------------------------------------------------------ methods
@@ -723,8 +785,9 @@ class SSNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_pixels, n_bands)
-            Pixels in row-major image order (``cube.reshape(-1, n_bands)``).
+        X : array-like of shape (n_pixels, n_bands) or (rows, cols, n_bands)
+            Pixels in row-major image order (``cube.reshape(-1, n_bands)``),
+            or the cube itself (``image_shape`` is then taken from it).
         y : Ignored
 
         Returns
@@ -740,14 +803,19 @@ class SSNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_pixels, n_bands)
+        X : array-like of shape (n_pixels, n_bands) or (rows, cols, n_bands)
+            Pixels, or the cube (see :meth:`fit`).
         y : Ignored
 
         Returns
         -------
-        abundances : ndarray of shape (n_pixels, n_components)
+        abundances : ndarray of shape (n_pixels, n_components) or \
+                (rows, cols, n_components)
+            Abundance maps in the shape of ``X``: a cube gives a cube.
         """
+        X, cube = self._unfold(X)
         X = self._prepare(X, reset=True)
+        self.image_shape_ = self._image_shape(X.shape[0], cube)
         m, n = X.shape
         k = self.n_components
         if k > n:
@@ -757,8 +825,12 @@ class SSNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         # The products have k (a few) columns: memory-bound; BLAS threads only
         # add synchronisation (measured 2-3x slower on a shared machine, the
         # small SVDs of VCA even more).
+        t0 = time.perf_counter()
         with threadpool_limits(limits=1, user_api="blas"):
             A, M, n_iter, history = self._fit(X)
+        if self.verbose:
+            print(f"SSNMF: {n_iter} iterations in {time.perf_counter() - t0:.3f} s, "
+                  f"objective {history[-1]:.8g}")
         if n_iter == self.max_iter and self.tol > 0:
             warnings.warn(
                 f"Maximum number of iterations {self.max_iter} reached. Increase "
@@ -769,7 +841,7 @@ class SSNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.objective_ = history
         R = X - A @ M
         self.reconstruction_err_ = float(np.sqrt(np.einsum("ij,ij->", R, R)))
-        return A
+        return A if cube is None else A.reshape(cube + (k,))
 
     def transform(self, X):
         """Abundances of new pixels for the fitted endmembers.
@@ -781,31 +853,39 @@ class SSNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_pixels, n_bands)
+        X : array-like of shape (n_pixels, n_bands) or (rows, cols, n_bands)
+            Pixels, or a cube of any size (pixels are unmixed one by one).
 
         Returns
         -------
-        abundances : ndarray of shape (n_pixels, n_components)
+        abundances : ndarray of shape (n_pixels, n_components) or \
+                (rows, cols, n_components)
+            In the shape of ``X``: a cube gives a cube of abundance maps.
         """
         check_is_fitted(self)
+        X, cube = self._unfold(X)
         X = self._prepare(X, reset=False)
-        return self._abundances(X, self.components_.astype(X.dtype, copy=False))
+        A = self._abundances(X, self.components_.astype(X.dtype, copy=False))
+        return A if cube is None else A.reshape(cube + (A.shape[1],))
 
     def inverse_transform(self, X):
         """Pixels reconstructed from abundances: ``X @ components_``.
 
         Parameters
         ----------
-        X : array-like of shape (n_pixels, n_components)
+        X : array-like of shape (n_pixels, n_components) or \
+                (rows, cols, n_components)
+            Abundances, e.g. from :meth:`transform`.
 
         Returns
         -------
-        pixels : ndarray of shape (n_pixels, n_bands)
-            Unit-norm scale with ``normalize=True``.
+        pixels : ndarray of shape (n_pixels, n_bands) or (rows, cols, n_bands)
+            In the shape of ``X``; unit-norm scale with ``normalize=True``.
         """
         check_is_fitted(self)
-        X = check_coefficients(X, self.components_.shape[0], "SSNMF")
-        return X @ self.components_
+        X, cube = self._unfold(X)
+        out = check_inverse_input(self, X) @ self.components_
+        return out if cube is None else out.reshape(cube + (out.shape[1],))
 
     def score(self, X, y=None):
         """Held-out-entry score of the endmembers (higher is better).
@@ -823,9 +903,15 @@ class SSNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         regularised endmembers of too many components keep improving an
         unconstrained fit a little, and the peak flattens out.)
 
+        The hidden entries are entries of whatever pixels ``X`` holds, so the
+        score works on the whole image: with ``image_shape`` (whose fit needs
+        every pixel) search the rank with
+        ``GridSearchCV(..., cv=nmfkit.model_selection.WholeImageSplit())``,
+        which fits and scores every candidate on all pixels.
+
         Parameters
         ----------
-        X : array-like of shape (n_pixels, n_bands)
+        X : array-like of shape (n_pixels, n_bands) or (rows, cols, n_bands)
         y : Ignored
 
         Returns
@@ -833,6 +919,7 @@ class SSNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         score : float
         """
         check_is_fitted(self)
+        X, _ = self._unfold(X)
         X = self._prepare(X, reset=False)
         M = self.components_.astype(X.dtype, copy=False)
         delta = self.sum_to_one_weight_

@@ -10,6 +10,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from nmfkit import NBMF
+from nmfkit.recommend import ratings_matrix
 from nmfkit._core.nbmf import (
     _h_step,
     _transposed,
@@ -412,3 +413,98 @@ def test_score_prefers_the_planted_rank_to_rank_one():
                       random_state=0).fit(X).score(X) for k in (1, 3)}
     assert scores[3] > scores[1]
     assert all(np.isfinite(s) and s <= 0 for s in scores.values())
+
+
+# ---------------------------------------- ratings tables (scikit-surprise users)
+def _table(seed=0):
+    """A (user, item, rating) log with string ids, from a planted matrix."""
+    X, _, _ = planted(m=40, n=15, k=3, missing=0.3, seed=seed)
+    rows, cols = np.nonzero(~np.isnan(X))
+    users = np.array([f"u{i:03d}" for i in range(X.shape[0])])
+    items = np.array([f"film{j:02d}" for j in range(X.shape[1])])
+    return X, users[rows], items[cols], X[rows, cols]
+
+
+def test_ratings_matrix_from_an_array_and_a_dataframe():
+    pd = pytest.importorskip("pandas")
+    X, u, i, r = _table()
+    order = np.random.default_rng(0).permutation(len(r))  # a log in any order
+    df = pd.DataFrame({"rating": r[order], "userID": u[order], "itemID": i[order]})
+    R, users, items = ratings_matrix(df, columns=("userID", "itemID", "rating"))
+    assert sp.issparse(R) and R.format == "csr" and R.shape == X.shape
+    assert R.nnz == len(r)
+    dense = np.full(X.shape, np.nan)
+    rr, cc = np.repeat(np.arange(R.shape[0]), np.diff(R.indptr)), R.indices
+    dense[rr, cc] = R.data
+    np.testing.assert_array_equal(dense, X)  # rows/columns in sorted id order
+    assert users[0] == "u000" and items[-1] == "film14"
+    # the same table as an object array of (user, item, rating) rows
+    table = np.empty((len(r), 3), dtype=object)
+    table[:, 0], table[:, 1], table[:, 2] = u, i, r
+    R2, users2, items2 = ratings_matrix(table)
+    assert (R2 != R).nnz == 0
+    np.testing.assert_array_equal(users2, users)
+    # a test log over the training index: same rows and columns
+    R3, _, _ = ratings_matrix(table[:10], user_ids=users, item_ids=items)
+    assert R3.shape == R.shape and R3.nnz == 10
+
+
+def test_ratings_matrix_keeps_explicit_zero_ratings_and_refuses_bad_tables():
+    R, users, items = ratings_matrix([(1, 10, 0.0), (2, 10, 3.0), (1, 11, 5.0)])
+    assert R.nnz == 3 and R[0, 0] == 0  # a rating of 0 is a rating
+    assert users.tolist() == [1, 2] and items.tolist() == [10, 11]
+    with pytest.raises(ValueError, match=r"\(user 1, item 10\) is rated more than once"):
+        ratings_matrix([(1, 10, 1.0), (1, 10, 2.0)])
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        ratings_matrix([(1, 10, np.nan)])
+    with pytest.raises(ValueError, match="not in item_ids"):
+        ratings_matrix([(1, 12, 1.0)], user_ids=users, item_ids=items)
+    with pytest.raises(ValueError, match="at least 3 columns"):
+        ratings_matrix(np.ones((4, 2)))
+    with pytest.raises(ValueError, match="must be numbers"):
+        ratings_matrix([(1, 10, "good")])
+
+
+def test_predict_pairs_by_id_agrees_with_predict_ratings():
+    pd = pytest.importorskip("pandas")
+    _, u, i, r = _table(seed=1)
+    R, users, items = ratings_matrix(np.column_stack([u, i, r]).astype(object))
+    model = NBMF(n_components=3, alpha=1e-6, solver="exact", random_state=0).fit(R)
+    rng = np.random.default_rng(0)
+    rows, cols = rng.integers(0, R.shape[0], 50), rng.integers(0, R.shape[1], 50)
+    expected = model.predict_ratings(rows, cols)
+    pairs = pd.DataFrame({"item": items[cols], "user": users[rows]})
+    got = model.predict_pairs(pairs, user_ids=users, item_ids=items,
+                              columns=("user", "item"))
+    np.testing.assert_allclose(got, expected)
+    # by indices, with extra columns (a test table's true ratings) ignored
+    np.testing.assert_allclose(
+        model.predict_pairs(np.column_stack([rows, cols, np.ones(50)])), expected)
+    # a user unseen in training gets the cold-start weights
+    cold = model.predict_pairs([("new-user", items[2])], user_ids=users,
+                               item_ids=items)
+    want = np.clip(model.cold_start_weights_ @ model.components_[:, 2],
+                   *model.rating_range_)
+    np.testing.assert_allclose(cold, [want])
+    with pytest.raises(ValueError, match="item id that is not in item_ids"):
+        model.predict_pairs([(users[0], "no-such-film")], user_ids=users,
+                            item_ids=items)
+    with pytest.raises(ValueError, match="both user_ids and item_ids"):
+        model.predict_pairs([(users[0], items[0])], user_ids=users)
+    with pytest.raises(ValueError, match="user_ids has 3 ids but the model was fit "
+                                         "on 40 users"):
+        model.predict_pairs([(users[0], items[0])], user_ids=users[:3],
+                            item_ids=items)
+    with pytest.raises(ValueError, match="items must be indices in"):
+        model.predict_pairs([(0, 99)])
+
+
+def test_inverse_transform_checks_the_width():
+    X, _, _ = planted(m=20, n=8, k=2, missing=0.2, seed=0)
+    model = NBMF(n_components=2, random_state=0).fit(X)
+    np.testing.assert_allclose(model.inverse_transform(model.transform(X)),
+                               model.transform(X) @ model.components_)
+    with pytest.raises(ValueError, match="X has 3 columns .* NBMF has 2 components"):
+        model.inverse_transform(np.ones((5, 3)))
+    with pytest.raises(ValueError, match="NaN"):
+        model.inverse_transform(np.full((5, 2), np.nan))

@@ -448,3 +448,112 @@ def test_make_pathway_cohort_plants_what_it_says():
     np.testing.assert_array_equal(sparse.data.toarray(), X)
     with pytest.raises(ValueError, match="n_pathways"):
         make_pathway_cohort(n_pathways=5, n_groups=3, pathways_per_group=4)
+
+
+# --------------------------------------------------------------------------
+# one API across the families (issue 17) and the issue-18 defects
+# --------------------------------------------------------------------------
+def planted_panther(seed=0, k=3, n=150, n_pathways=6, size=10, scale=10.0):
+    """Poisson counts whose PANTHER tensor has CP rank exactly ``k``.
+
+    Disjoint pathways of ``size`` genes; component ``r`` lives on the genes of
+    pathway ``r`` only, so ``X[s, g] P[p, g] = sum_r A[s, r] C[g, r] [p = r]``
+    is a sum of ``k`` rank-one terms; the other pathways carry no signal.
+    """
+    rng = np.random.RandomState(seed)
+    n_genes = n_pathways * size
+    P = np.zeros((n_pathways, n_genes))
+    for p in range(n_pathways):
+        P[p, p * size:(p + 1) * size] = 1
+    C = np.zeros((n_genes, k))
+    for r in range(k):
+        C[r * size:(r + 1) * size, r] = rng.uniform(0.5, 1.5, size)
+    A = rng.uniform(0, 0.2, (n, k))
+    A[np.arange(n), rng.randint(k, size=n)] += 1
+    return rng.poisson(scale * A @ C.T).astype(float), P
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1])
+def test_panther_gridsearch_finds_the_planted_rank_without_a_scorer(seed):
+    # PANTHER.score (held-out tensor entries) is what GridSearchCV maximises.
+    # ortho=0: the planted sample factors are not orthogonal
+    X, P = planted_panther(seed)
+    search = GridSearchCV(PANTHER(pathways=P, ortho=0.0, random_state=0),
+                          {"n_components": [1, 2, 3, 4, 5, 6]},
+                          cv=KFold(3, shuffle=True, random_state=0)).fit(X)
+    scores = search.cv_results_["mean_test_score"]
+    assert search.best_params_["n_components"] == 3, scores
+
+
+def test_panther_score_matches_the_materialised_tensor():
+    # the implicit score equals a brute-force one on the formed tensor
+    from nmfkit._core.heldout import _split_dense
+    from nmfkit._core.nnls import nnls
+
+    X, P = planted_panther(0, n=40)
+    model = PANTHER(pathways=P, n_components=2, ortho=0.0, random_state=0).fit(X)
+    rng = np.random.RandomState(0)
+    _, visible, rows, cols, vals, _ = _split_dense(X, None, 0.2, rng)
+    T = X[:, None, :] * P[None]
+    B, C, w = model.pathway_factors_, model.gene_factors_, model.weights_
+    comps = np.einsum("pr,gr,r->rpg", B, C, w).reshape(2, -1)
+    obs = np.broadcast_to(visible[:, None, :], T.shape).reshape(len(X), -1)
+    Tf = T.reshape(len(X), -1)
+    W = nnls(np.where(obs, Tf, 0), comps, observed=obs)
+    pred = (W @ comps).reshape(T.shape)
+    err = ((T - pred) ** 2)[rows, :, cols]
+    assert model.score(X) == pytest.approx(-err.mean(), rel=1e-6)
+
+
+def test_panther_components_and_inverse_transform(cohort):
+    model = PANTHER(pathways=cohort.pathways, n_components=3, random_state=0)
+    F = model.fit_transform(cohort.data)
+    H = model.components_
+    assert H.shape == (3, cohort.data.shape[1]) and H.min() >= 0
+    # for a gene of d pathways, the mean over them of the model's entries
+    B, C, w = model.pathway_factors_, model.gene_factors_, model.weights_
+    P = cohort.pathways.toarray()
+    g = int(np.argmax(P.sum(axis=0)))
+    model_entries = np.einsum("sr,pr,r->sp", F, B, C[g] * w)[:, P[:, g] > 0]
+    np.testing.assert_allclose(model.inverse_transform(F)[:, g],
+                               model_entries.mean(axis=1), rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="4 columns .* 3 components"):
+        model.inverse_transform(np.ones((2, 4)))
+    with pytest.raises(ValueError, match="201 features.*expecting 200"):
+        model.score(np.ones((5, 201)))
+
+
+def test_panther_without_pathways_names_the_parameter(cohort):
+    X = cohort.data
+    for P in (np.zeros((0, X.shape[1])), sp.csr_matrix((0, X.shape[1]))):
+        with pytest.raises(ValueError, match=r"pathways has shape \(0, 200\)"):
+            PANTHER(pathways=P).fit(X)
+
+
+def test_cp_em_objective_is_that_of_the_returned_model():
+    # missing entries: objective_[-1] was measured one update before the end
+    T, _ = planted_cp((30, 6, 5), 2, seed=1, noise=0.1)
+    obs = np.random.default_rng(0).random(T.shape) > 0.3
+    X = np.where(obs, T, np.nan)
+    for max_iter in (1, 5, 500):  # stopped by max_iter, and by tol
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            cp = NonnegativeCP(2, max_iter=max_iter, tol=1e-6, random_state=0).fit(X)
+        R = reconstruct(cp.factors_, cp.weights_)
+        fit = 0.5 * np.sum(((T - R) ** 2)[obs])
+        assert len(cp.objective_) == cp.n_iter_
+        assert cp.objective_[-1] == pytest.approx(fit, rel=1e-9), max_iter
+    assert cp.n_iter_ < 500
+
+
+def test_cp_transform_applies_penalties_at_the_scale_of_the_fit():
+    # the training samples' transform is the fit's own sample factor
+    T, _ = planted_cp((40, 6, 5), 3, seed=0, noise=0.05)
+    cp = NonnegativeCP(3, l1=0.5, l2=0.5, tol=1e-10, max_iter=3000,
+                       extrapolate=False, random_state=0).fit(T)
+    assert cp.n_iter_ < 3000
+    # (at the unit-norm scale the rows were off by 5e-3 of a max of 0.32)
+    np.testing.assert_allclose(cp.transform(T), cp.factors_[0], atol=1e-5)
+    # the same holds for the held-out score's inner fit (no hidden entry)
+    assert np.isfinite(cp.score(T))

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from scipy.optimize import linear_sum_assignment
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.metrics import normalized_mutual_info_score
 from sklearn.pipeline import make_pipeline
@@ -627,3 +628,38 @@ def test_arxiv_abstracts_topics_follow_archives(shared_data_dir):
     assert normalized_mutual_info_score(archive, W.argmax(axis=1)) > 0.2
     topics = model.top_words(10)
     assert len(topics) == 6 and all(len(set(t)) == 10 for t in topics)
+
+
+# ------------------------------------------------ SeNMF: score and GridSearchCV
+@pytest.mark.slow
+def test_senmf_gridsearch_finds_the_planted_number_of_topics_without_a_scorer():
+    from sklearn.model_selection import GridSearchCV, KFold
+
+    X = make_topic_corpus(n_documents=300, n_words=200, n_topics=4, doc_length=60,
+                          random_state=0)[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search = GridSearchCV(SeNMF(random_state=0, max_iter=100),
+                              {"n_components": [2, 3, 4, 5, 6]},
+                              cv=KFold(2, shuffle=True, random_state=0)).fit(X)
+    assert search.best_params_["n_components"] == 4, \
+        search.cv_results_["mean_test_score"]
+
+
+def test_senmf_score_is_the_heldout_divergence_of_its_topics():
+    from nmfkit._core.heldout import heldout_score
+
+    X = make_topic_corpus(n_documents=60, n_words=40, n_topics=2, doc_length=30,
+                          random_state=0)[0]
+    model = SeNMF(2, random_state=0, max_iter=30).fit(X)
+    expected = heldout_score(X, model.components_, beta=1.0, fraction=0.2,
+                             random_state=0, tol=model.tol, max_iter=model.max_iter)
+    assert model.score(X) == pytest.approx(expected, rel=1e-6)
+    assert model.score(X) < 0
+    frob = SeNMF(2, beta_loss="frobenius", solver="cd", random_state=0,
+                 max_iter=30).fit(X)
+    assert frob.score(X) == pytest.approx(
+        heldout_score(X, frob.components_, beta=2.0, fraction=0.2, random_state=0,
+                      tol=frob.tol, max_iter=frob.max_iter), rel=1e-6)
+    with pytest.raises(ValueError, match="39 features, but SeNMF is expecting 40"):
+        model.score(X[:, :39])

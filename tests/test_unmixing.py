@@ -457,3 +457,64 @@ def test_plots(fitted, scene):
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert len(labels) == 4 and all("SAD" in t for t in labels)
     plt.close("all")
+
+
+# ------------------------------------------------ cubes and issue-18 defects
+def test_a_cube_is_fitted_as_its_pixels_and_gives_maps_back():
+    X, _, _ = make_hyperspectral_scene(12, 10, n_bands=30, n_endmembers=3,
+                                       random_state=0)
+    cube = X.reshape(12, 10, 30)
+    flat = SSNMF(3, image_shape=(12, 10), random_state=0, max_iter=40)
+    from_cube = SSNMF(3, random_state=0, max_iter=40)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        A = flat.fit_transform(X)
+        maps = from_cube.fit_transform(cube)
+    assert from_cube.image_shape_ == (12, 10) and flat.image_shape_ == (12, 10)
+    assert maps.shape == (12, 10, 3)
+    np.testing.assert_allclose(maps.reshape(-1, 3), A)
+    np.testing.assert_allclose(from_cube.components_, flat.components_)
+    assert from_cube.affinity_.nnz == flat.affinity_.nnz > 0  # the spatial graph
+    # transform / inverse_transform / score of a cube of any size
+    part = cube[:4, :5]
+    np.testing.assert_allclose(from_cube.transform(part).reshape(-1, 3),
+                               from_cube.transform(part.reshape(-1, 30)))
+    rebuilt = from_cube.inverse_transform(from_cube.transform(part))
+    assert rebuilt.shape == (4, 5, 30)
+    assert from_cube.score(cube) == pytest.approx(from_cube.score(X))
+    with pytest.raises(ValueError, match=r"does not match the cube X of 12 x 10"):
+        SSNMF(3, image_shape=(10, 12)).fit(cube)
+
+
+def test_window_larger_than_the_image_is_refused():
+    X = np.random.default_rng(0).random((36, 5))
+    with pytest.raises(ValueError, match="window=7 reaches beyond the 6 x 6 image"):
+        SSNMF(2, image_shape=(6, 6), window=7).fit(X)
+    # the core builds the complete graph instead of crashing inside numpy
+    S, _ = spatial_affinity(X, (6, 6), window=7)
+    assert S.nnz == 36 * 35
+    S5, _ = spatial_affinity(X, (6, 6), window=5)
+    assert (S != S5).nnz == 0
+    S, _ = spatial_affinity(X[:6], (1, 6), window=3)  # one row
+    assert S.nnz == 2 * (5 + 4 + 3)
+
+
+def test_image_shape_is_checked_without_the_graph():
+    X = np.random.default_rng(0).random((36, 5))
+    for params in ({"lam": 0}, {"lam": 0.0, "affinity": "knn"}, {}):
+        with pytest.raises(ValueError, match=r"image_shape=\(5, 6\) holds 30 pixels "
+                                             "but X has 36 rows"):
+            SSNMF(2, image_shape=(5, 6), **params).fit(X)
+
+
+def test_inverse_transform_checks_the_width():
+    X, _, _ = make_hyperspectral_scene(8, 8, n_bands=20, n_endmembers=3,
+                                       random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = SSNMF(3, random_state=0, max_iter=20).fit(X)
+    with pytest.raises(ValueError, match="X has 2 columns .* SSNMF has 3 components"):
+        model.inverse_transform(np.ones((4, 2)))
+    with pytest.raises(ValueError, match="X has 21 features, but SSNMF is expecting "
+                                         "20"):
+        model.score(np.ones((4, 21)))

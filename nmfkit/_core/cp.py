@@ -529,6 +529,8 @@ def fit_cp(products, factors, *, l1=None, l2=None, tol=1e-6, max_iter=500,
             history.append(f_begin)
             if callback is not None:
                 callback(n_iter - 1, f_begin)
+            if verbose:
+                print(f"CP-HALS (EM) iteration {n_iter - 1}: objective {f_begin:.8g}")
             if f_prev_kept is not None and _small(f_prev_kept - f_begin, history, tol):
                 n_iter -= 1
                 break
@@ -555,6 +557,8 @@ def fit_cp(products, factors, *, l1=None, l2=None, tol=1e-6, max_iter=500,
             history.append(f)
             if callback is not None:
                 callback(n_iter, f)
+            if verbose:
+                print(f"CP-HALS iteration {n_iter}: objective {f:.8g}")
             done = _small(f_best - f, history, tol)
             f_best = min(f, f_best)
             if not penalized and n_iter % _BALANCE_EVERY == 0:
@@ -591,6 +595,18 @@ def fit_cp(products, factors, *, l1=None, l2=None, tol=1e-6, max_iter=500,
             grams = [np.dot(F, F.T) for F in Ft]
         if done:
             break
+    else:
+        if em and n_iter:
+            # the loop ran out after an update: the objective of the model
+            # returned (each EM entry is measured before its update)
+            cur = [F.T for F in Ft]
+            f_end = products.begin(cur) + _penalty(cur, l1, l2, grams, ortho,
+                                                   unit_mode)
+            history.append(f_end)
+            if callback is not None:
+                callback(n_iter, f_end)
+    if em:
+        history = history[1:]  # drop the start: one entry per iteration
     if extrapolate:
         for n in range(N):
             np.copyto(Ft[n], best[n])
@@ -655,7 +671,8 @@ def nnls_gram(A, G, *, l1=0.0, l2=0.0, tol=1e-6, max_iter=1000):
     Parameters
     ----------
     A : ndarray of shape (m, k)
-    G : ndarray of shape (k, k)
+    G : ndarray of shape (k, k) or (m, k, k)
+        The Gram matrix, shared or one per row.
 
     Returns
     -------
@@ -667,14 +684,83 @@ def nnls_gram(A, G, *, l1=0.0, l2=0.0, tol=1e-6, max_iter=1000):
         return W
     chunk = max(1, (1 << 22) // max(1, k * k))
     order = np.arange(k)
-    diag = float(np.abs(np.diag(G)).max(initial=0.0))
+    per_row = G.ndim == 3  # one Gram matrix per row
+    diag = float(np.abs(np.einsum("...jj->...j", G)).max(initial=0.0))
     for start in range(0, m, chunk):
         stop = min(m, start + chunk)
         Ac = np.ascontiguousarray(A[start:stop])
-        Gc = np.broadcast_to(G, (stop - start, k, k))
+        Gc = G[start:stop] if per_row else np.broadcast_to(G, (stop - start, k, k))
         Wc = W[start:stop]
         scale = max(float(np.abs(Ac).max(initial=0.0)) / max(diag, 1e-300), 1e-300)
         _batched_cd(Wc, Ac, Gc, l1, l2, order, max_iter, atol=tol * scale)
         _polish(Wc, Ac, Gc, l1, l2)
         W[start:stop] = Wc
     return W
+
+
+# --------------------------------------------------------------------------
+# held-out score of a PANTHER model (bi-cross-validation of the tensor)
+# --------------------------------------------------------------------------
+def panther_heldout_score(X, P, weights, B, C, *, fraction=0.2, random_state=0):
+    r"""Minus the mean squared error on hidden entries of ``T = X[s, g] P[p, g]``.
+
+    A fixed random ``fraction`` of the (sample, gene) pairs of ``X`` is hidden
+    (for a sparse ``X``: of its stored entries plus a weighted sample of its
+    zeros, as :func:`nmfkit._core.heldout.heldout_score`), which hides the
+    tube ``T[s, :, g]`` of the tensor. Each sample's coefficients are the
+    exact non-negative least squares fit of its visible tensor entries on the
+    fixed components ``lambda_r b_r o c_r`` -- the Gram matrix of sample
+    ``s`` is :math:`(B^TB) * (\Lambda C)^T_{V_s} (\Lambda C)_{V_s}` over its
+    visible genes -- and the score is minus the mean squared error of the
+    prediction of the hidden tensor entries, all without forming ``T``.
+
+    Parameters
+    ----------
+    X : ndarray or CSR matrix of shape (n_samples, n_genes)
+    P : CSR matrix of shape (n_pathways, n_genes), binary
+    weights : ndarray of shape (k,)
+    B : ndarray of shape (n_pathways, k)
+    C : ndarray of shape (n_genes, k)
+    fraction : float
+    random_state : int
+
+    Returns
+    -------
+    score : float
+        ``0.0`` when nothing could be hidden.
+    """
+    from .heldout import _split_dense, _split_sparse_full
+
+    rng = np.random.RandomState(random_state)
+    if sp.issparse(X):
+        X_vis, rows, cols, vals, w = _split_sparse_full(X, fraction, rng)
+    else:
+        X_vis, _, rows, cols, vals, w = _split_dense(X, None, fraction, rng)
+    if rows.size == 0 or P.shape[0] == 0:
+        return 0.0
+    m, k = X.shape[0], B.shape[1]
+    weights = np.asarray(weights, dtype=np.float64)
+    B = np.asarray(B, dtype=np.float64)
+    lamC = np.asarray(C, dtype=np.float64) * weights
+    PtB = np.asarray(P.T @ B)
+    BtB = B.T @ B
+    A = np.asarray(X_vis @ (PtB * lamC), dtype=np.float64)
+    G = np.broadcast_to(BtB * (lamC.T @ lamC), (m, k, k)).copy()
+    order = np.argsort(rows, kind="stable")
+    r, c = rows[order], cols[order]
+    uniq, starts = np.unique(r, return_index=True)
+    chunk = max(1, (1 << 22) // max(k * k, 1))
+    for lo in range(0, uniq.size, chunk):  # hidden genes leave each Gram
+        hi = min(uniq.size, lo + chunk)
+        a, b = starts[lo], (starts[hi] if hi < uniq.size else r.size)
+        L = lamC[c[a:b]]
+        outer = L[:, :, None] * L[:, None, :]
+        G[uniq[lo:hi]] -= np.add.reduceat(outer, starts[lo:hi] - a, axis=0) * BtB
+    W = nnls_gram(A, G)
+    U = W[rows] * lamC[cols]  # (h, k): u_r = a_sr lambda_r C[g, r]
+    degree = np.asarray(P.sum(axis=0), dtype=np.float64).ravel()[cols]
+    x = np.asarray(vals, dtype=np.float64)
+    err = (x * x * degree - 2 * x * np.einsum("hk,hk->h", U, PtB[cols])
+           + np.einsum("hk,kl,hl->h", U, BtB, U))
+    err = np.maximum(err, 0.0)
+    return -float(np.sum(w * err) / (np.sum(w) * P.shape[0]))

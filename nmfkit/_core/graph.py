@@ -111,6 +111,8 @@ def spatial_affinity(X, image_shape, window=1, sigma2=None):
         for dc in range(-window, window + 1):
             if dr == 0 and dc <= 0:
                 continue
+            if dr >= rows or abs(dc) >= cols:
+                continue  # no pixel pair that far apart in this image
             c0, c1 = max(0, -dc), cols - max(0, dc)
             p = idx[: rows - dr, c0:c1]
             q = idx[dr:, c0 + dc: c1 + dc]
