@@ -80,9 +80,9 @@ def check_coefficients(X, n_components, whom):
                     input_name="X")
     if X.shape[1] != n_components:
         raise ValueError(
-            f"X has {X.shape[1]} columns but {whom} has n_components_="
-            f"{n_components}; inverse_transform expects coefficients of shape "
-            f"(n_samples, {n_components})."
+            f"X has {X.shape[1]} columns (coefficients) but {whom} has "
+            f"{n_components} components; inverse_transform needs an array of "
+            f"shape (n_samples, {n_components}), e.g. the output of transform."
         )
     return X
 

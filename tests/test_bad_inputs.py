@@ -153,7 +153,8 @@ SPECS = [
                       num_reads=1), data=ratings, allows_nan=True,
          unstored_is_missing=True),
     Spec("SSNMF", fast(nmfkit.SSNMF, n_components=3, max_iter=30), data=pixels, k=3,
-         rank_is_capped=True, clips_negative=True),  # at most n_bands endmembers
+         rank_is_capped=True, clips_negative=True,  # at most n_bands endmembers
+         ndim3_valid=True),  # a (rows, cols, bands) cube: the 4 x 4 image
     Spec("SemiNMF", fast(nmfkit.SemiNMF, n_components=2, max_iter=30),
          data=mixed_sign, allows_negative=True),
     Spec("NonnegativeCP", fast(nmfkit.NonnegativeCP, n_components=2, max_iter=30),
@@ -320,7 +321,10 @@ def test_one_dimensional(spec):
 
 @every
 def test_three_dimensional(spec):
-    X3 = np.stack([spec.data()] * 2, axis=2)
+    if spec.name == "SSNMF":  # a cube is an image: (rows, cols, bands)
+        X3 = spec.data().reshape(4, 4, -1)
+    else:
+        X3 = np.stack([spec.data()] * 2, axis=2)
     if spec.ndim3_valid:
         W = assert_finite_fit(spec.estimator(), X3)
         assert W.shape[0] == X3.shape[0]
@@ -394,7 +398,7 @@ def test_inverse_transform_wrong_width(spec):
     Xr = np.asarray(strict(est.inverse_transform, np.ones((3, k))))
     assert Xr.shape[0] == 3 and np.isfinite(Xr).all()
     for width in (k + 1, k - 1):
-        raises(ValueError, rf"X has {width} columns.*n_components_={k}",
+        raises(ValueError, rf"X has {width} columns.* has {k} components",
                est.inverse_transform, np.ones((3, width)))
     raises(ValueError, "2D|2-D|dimension", est.inverse_transform, np.ones(k))
     raises(ValueError, "NaN", est.inverse_transform, np.full((3, k), np.nan))
