@@ -214,7 +214,7 @@ def main(argv=None):
         for row in results:  # the picks of the rules as they are now
             crit = {k: np.asarray(v, dtype=float) for k, v in row["criteria"].items()}
             row["picks"] = {
-                r: row["ks"][select_rank(crit, r, row["threshold"])[0]]
+                r: row["ks"][select_rank(crit, r, row["threshold"], row["ks"])[0]]
                 for r in SELECTION_RULES
                 if r != "heldout" or np.any(np.isfinite(crit["heldout"]))}
     for name, kind, truth, tol, make, X, labels in (

@@ -355,7 +355,7 @@ _SECONDARY_DESCRIPTION = {
 }
 
 
-def select_rank(criteria, rule, threshold):
+def select_rank(criteria, rule, threshold, ks=None):
     """Apply one selection rule to the criteria of a scan.
 
     Parameters
@@ -366,6 +366,9 @@ def select_rank(criteria, rule, threshold):
         One of :data:`SELECTION_RULES`.
     threshold : float
         The silhouette threshold of the threshold rules.
+    ks : array-like of int, default=None
+        The candidate ranks; a rank-1 candidate is left out of the
+        consensus rules (one cluster: its consensus is trivially perfect).
 
     Returns
     -------
@@ -383,14 +386,15 @@ def select_rank(criteria, rule, threshold):
         for r in _COMBINED_RULES:
             if r == "heldout" and not np.any(np.isfinite(c["heldout"])):
                 continue
-            picks.append(select_rank(c, r, threshold)[0])
+            picks.append(select_rank(c, r, threshold, ks)[0])
         # the lower median of the votes
         idx = int(np.sort(picks)[(len(picks) - 1) // 2])
         return idx, "combined", True
-    if rule == "cophenetic":
-        return _last_before_first_fall(c["cophenetic"]), rule, True
-    if rule == "dispersion":
-        return _last_before_first_fall(c["dispersion"]), rule, True
+    if rule in ("cophenetic", "dispersion"):
+        start = 0
+        if ks is not None and len(ks) > 1 and ks[0] == 1:
+            start = 1
+        return start + _last_before_first_fall(c[rule][start:]), rule, True
     if rule == "heldout":
         return _heldout_elbow(c["heldout"]), rule, True
     stat = _rule_statistic(c, rule)
@@ -552,7 +556,8 @@ class NMFk(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         The ``k`` just before the cophenetic correlation (or the dispersion)
         first falls by more than 0.005 between consecutive candidates, where
         the curve "begins to fall" (Brunet et al.); the largest ``k`` if it
-        never does.
+        never does. A rank-1 candidate is left out (one cluster: its
+        consensus is trivially perfect).
     ``"heldout"``
         The smallest ``k`` whose held-out score comes within 5% of the
         scan's score range from the best score (only with a base estimator
@@ -1030,10 +1035,11 @@ class NMFk(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         thr = self.silhouette_threshold
         has_heldout = bool(np.any(np.isfinite(self.criteria_["heldout"])))
         self.picks_ = {
-            rule: scanned[select_rank(self.criteria_, rule, thr)[0]]
+            rule: scanned[select_rank(self.criteria_, rule, thr, scanned)[0]]
             for rule in SELECTION_RULES if rule != "heldout" or has_heldout
         }
-        best, decided_by, passed = select_rank(self.criteria_, self.selection, thr)
+        best, decided_by, passed = select_rank(self.criteria_, self.selection, thr,
+                                               scanned)
         self.selection_rule_ = self.selection
         self.decided_by_ = decided_by
         if not passed:
