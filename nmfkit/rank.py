@@ -402,7 +402,7 @@ def select_rank(criteria, rule, threshold, ks=None):
     if ok.size:
         return int(ok[-1]), rule, True
     mean = _secondary_statistic(c, rule)
-    best = np.flatnonzero(mean >= mean.max() - 1e-12)[-1]
+    best = np.flatnonzero(mean >= mean.max() - 1e-12)[0]
     return int(best), f"{rule} -> secondary: highest mean silhouette", False
 
 
@@ -577,7 +577,7 @@ class NMFk(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     **When no rank passes** the threshold of a threshold rule, the secondary
     rule decides, with a warning that gives the numbers: the ``k`` with the
     highest mean silhouette (the smaller of the two factors' means; the
-    components' mean for ``"components"``), the larger ``k`` on ties.
+    components' mean for ``"components"``), the smaller ``k`` on ties.
     :attr:`decided_by_` says which rule decided. The smallest rank is never
     taken silently.
 

@@ -275,8 +275,8 @@ def test_each_k_and_perturbation_gets_its_own_noise(monkeypatch):
     seen = []
     original = rank_module._perturb
 
-    def spy(X, epsilon, rng):
-        Xp = original(X, epsilon, rng)
+    def spy(X, epsilon, rng, symmetric=False):
+        Xp = original(X, epsilon, rng, symmetric)
         seen.append(Xp / X)
         return Xp
 
