@@ -752,7 +752,7 @@ class SeNMFk(_TopicMixin, BaseEstimator):
     :class:`~nmfkit.NMFk` runs :class:`SeNMF` on ``n_perturbs`` perturbed
     copies of ``X`` for each candidate number of topics, clusters the topics
     of the runs and picks the number of topics by the rule ``selection``
-    (default ``"combined"``, NMFk's default: see :class:`~nmfkit.NMFk` for
+    (default ``"minimum"``, NMFk's default: see :class:`~nmfkit.NMFk` for
     the rules, the criteria and the secondary rule used when no candidate
     passes a threshold).
 
@@ -786,7 +786,7 @@ class SeNMFk(_TopicMixin, BaseEstimator):
         Perturbed runs per candidate (at least 2).
     epsilon : float, default=0.015
         Half-width of the multiplicative noise on the entries of ``X``.
-    selection : str, default="combined"
+    selection : str, default="minimum"
         The rule that picks the number of topics (see
         :class:`~nmfkit.NMFk`; ``"components"`` judges the topics' stability
         alone).
@@ -922,7 +922,7 @@ class SeNMFk(_TopicMixin, BaseEstimator):
         estimator=None,
         n_perturbs=20,
         epsilon=0.015,
-        selection="combined",
+        selection="minimum",
         silhouette_threshold=0.8,
         vary_init=True,
         memory=None,
