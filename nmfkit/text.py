@@ -805,8 +805,18 @@ class SeNMFk(_TopicMixin, BaseEstimator):
 
     :class:`~nmfkit.NMFk` runs :class:`SeNMF` on ``n_perturbs`` perturbed
     copies of ``X`` for each candidate number of topics, clusters the topics
-    of the runs and keeps the largest number whose clusters are stable
-    (silhouette above ``silhouette_threshold``) -- see :class:`~nmfkit.NMFk`.
+    of the runs and picks the number of topics by the rule ``selection``
+    (default ``"minimum"``, NMFk's default: see :class:`~nmfkit.NMFk` for
+    the rules, the criteria and the secondary rule used when no candidate
+    passes a threshold).
+
+    SeNMFk is built the way NMFk is: either give a configured
+    :class:`SeNMF` as ``estimator`` (its ``n_components`` and
+    ``random_state`` are set per run), or leave ``estimator=None`` and set
+    SeNMF's own parameters here, with SeNMF's defaults. As in NMFk, a
+    deterministic start (``init=None``, NNDSVD) is replaced by a random one
+    per run (``vary_init``), so the silhouettes measure the stability of the
+    topics, not of the start.
 
     The word co-occurrence is computed once, from the unperturbed ``X``, and
     handed to every run as SeNMF's precomputed ``cooccurrence``: NMFk
@@ -822,12 +832,24 @@ class SeNMFk(_TopicMixin, BaseEstimator):
             default=(2, 3, 4, 5, 6, 7, 8, 9, 10)
         Candidate numbers of topics (a tuple default, as scikit-learn wants
         plain default values; any ``range`` works).
+    estimator : SeNMF, default=None
+        The topic model of every run. ``None``: a :class:`SeNMF` with the
+        SeNMF parameters below. When given, those parameters of SeNMFk are
+        not used (except ``feature_names`` for :meth:`top_words`).
     n_perturbs : int, default=20
         Perturbed runs per candidate (at least 2).
     epsilon : float, default=0.015
         Half-width of the multiplicative noise on the entries of ``X``.
+    selection : str, default="minimum"
+        The rule that picks the number of topics (see
+        :class:`~nmfkit.NMFk`; ``"components"`` judges the topics' stability
+        alone).
     silhouette_threshold : float, default=0.8
-        Minimum silhouette of a stable number of topics.
+        Silhouette a candidate needs under the threshold rules.
+    vary_init : bool, default=True
+        Replace a deterministic ``init`` by ``"random"`` for the runs.
+    memory : str, path or joblib.Memory, default=None
+        Cache of the runs' fits (see :class:`~nmfkit.NMFk`).
     early_stopping : bool, default=False
         Stop the scan over ``n_components_range`` once a number of topics
         has been accepted and ``n_iter_no_change`` consecutive larger
@@ -837,18 +859,16 @@ class SeNMFk(_TopicMixin, BaseEstimator):
     n_iter_no_change : int, default=3
         Patience of ``early_stopping``.
     sppmi_weight, shift, context_smoothing, cooccurrence, beta_loss, solver, \
-            max_iter, tol
-        Parameters of each :class:`SeNMF` run (see there).
-    init : {'random', 'nndsvd', 'nndsvda', 'nndsvdar'}, default='random'
-        Initialisation of each run. Random starts (as NMFk's default) let the
-        runs disagree when a number of topics is not supported by the data;
-        with a deterministic NNDSVD start only the perturbations vary.
+            init, max_iter, tol, alpha_W, alpha_H, l1_ratio
+        Parameters of each :class:`SeNMF` run, with SeNMF's defaults (see
+        there); ``init=None`` is SeNMF's default start, which NMFk varies
+        per run.
     n_jobs : int, default=None
-        Parallel runs of NMFk (joblib).
+        Parallel runs of NMFk (joblib, worker processes).
     random_state : int, RandomState instance or None, default=None
         Seed of the perturbations and initialisations.
     verbose : int, default=0
-        Verbosity of NMFk.
+        Verbosity of NMFk (``1``: progress, rank i of n, time left).
     feature_names : array-like of str or fitted vectorizer, default=None
         Vocabulary used by :meth:`top_words`.
 
@@ -858,20 +878,31 @@ class SeNMFk(_TopicMixin, BaseEstimator):
         The chosen number of topics.
     components_ : ndarray of shape (n_components_, n_words)
         The topics (medians of the stable topic clusters).
+    criteria_ : dict of ndarray of shape (n_candidates,)
+        Every rank criterion per candidate (``nmfk_.criteria_``).
+    picks_ : dict of str to int
+        The number of topics each selection rule picks (``nmfk_.picks_``).
+    selection_rule_, decided_by_ : str
+        The rule asked for and the rule that decided (``nmfk_``'s).
     silhouettes_ : dict of ndarray of shape (n_candidates,)
-        Minimum and mean cluster silhouettes of the topics and of the
-        document weights per candidate (``nmfk_.silhouettes_``).
+        Minimum, mean and 10% quantile of the cluster silhouettes of the
+        topics and of the document weights per candidate
+        (``nmfk_.silhouettes_``).
     errors_ : dict of ndarray of shape (n_candidates,)
         Relative reconstruction error of ``X`` per candidate: mean, std, min,
         max over the runs (``nmfk_.errors_``).
     n_components_range_ : ndarray of int
-        The candidates fitted, in the order of ``silhouettes_`` and
-        ``errors_``.
+        The candidates fitted, in the order of ``criteria_``.
+    interrupted_ : bool
+        Whether the scan was interrupted (``nmfk_.interrupted_``).
     n_iter_ : int
         Most iterations run by a run at the chosen number of topics (all runs:
         ``nmfk_.n_iter_``).
     cooccurrence_ : scipy.sparse.csr_matrix of shape (n_words, n_words)
         The co-occurrence counts shared by the runs.
+    estimator_ : SeNMF
+        A fitted run at the chosen number of topics, holding the median
+        topics (``nmfk_.estimator_``).
     nmfk_ : nmfkit.NMFk
         The fitted NMFk (plot it with ``NMFkDisplay.from_estimator``).
     n_features_in_ : int
@@ -882,6 +913,7 @@ class SeNMFk(_TopicMixin, BaseEstimator):
     See Also
     --------
     SeNMF : The fixed-k model.
+    nmfkit.NMFk : The rank selection, for any factorization.
 
     References
     ----------
@@ -897,7 +929,7 @@ class SeNMFk(_TopicMixin, BaseEstimator):
     --------
     >>> from sklearn.feature_extraction.text import CountVectorizer
     >>> from sklearn.pipeline import make_pipeline
-    >>> from nmfkit.text import SeNMFk
+    >>> from nmfkit.text import SeNMF, SeNMFk
     >>> docs = ["cat dog pet", "dog pet cat cat", "pet cat dog",
     ...         "stock market price", "market price stock stock",
     ...         "price stock market"] * 5
@@ -908,16 +940,32 @@ class SeNMFk(_TopicMixin, BaseEstimator):
     2
     >>> sorted(sorted(t) for t in pipe[-1].top_words(3, feature_names=pipe[0]))
     [['cat', 'dog', 'pet'], ['market', 'price', 'stock']]
+
+    The same with a configured SeNMF, as ``NMFk(estimator)``:
+
+    >>> model = SeNMFk([1, 2, 3], estimator=SeNMF(max_iter=300), n_perturbs=4,
+    ...                random_state=0)
+    >>> model.fit(CountVectorizer().fit_transform(docs)).n_components_
+    2
     """
 
     _parameter_constraints: dict = {
         "n_components_range": ["array-like"],
+        "estimator": [HasMethods(["fit_transform", "set_params"]), None],
         "n_perturbs": [Interval(Integral, 2, None, closed="left")],
         "epsilon": [Interval(Real, 0, 1, closed="neither")],
+        "selection": [StrOptions({
+            "minimum", "mean", "quantile", "components", "cophenetic",
+            "dispersion", "heldout", "combined"})],
         "silhouette_threshold": [Interval(Real, -1, 1, closed="both")],
+        "vary_init": ["boolean"],
+        "memory": [None, str, HasMethods(["cache"])],
         "early_stopping": ["boolean"],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         **_SHARED_CONSTRAINTS,
+        "alpha_W": [Interval(Real, 0, None, closed="left")],
+        "alpha_H": [Interval(Real, 0, None, closed="left"), StrOptions({"same"})],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both")],
         "n_jobs": [Integral, None],
     }
 
@@ -925,9 +973,13 @@ class SeNMFk(_TopicMixin, BaseEstimator):
         self,
         n_components_range=(2, 3, 4, 5, 6, 7, 8, 9, 10),
         *,
+        estimator=None,
         n_perturbs=20,
         epsilon=0.015,
+        selection="minimum",
         silhouette_threshold=0.8,
+        vary_init=True,
+        memory=None,
         early_stopping=False,
         n_iter_no_change=3,
         sppmi_weight=1.0,
@@ -936,18 +988,25 @@ class SeNMFk(_TopicMixin, BaseEstimator):
         cooccurrence=None,
         beta_loss="kullback-leibler",
         solver="mu",
-        init="random",
+        init=None,
         max_iter=200,
         tol=1e-4,
+        alpha_W=0.0,
+        alpha_H="same",
+        l1_ratio=0.0,
         n_jobs=None,
         random_state=None,
         verbose=0,
         feature_names=None,
     ):
         self.n_components_range = n_components_range
+        self.estimator = estimator
         self.n_perturbs = n_perturbs
         self.epsilon = epsilon
+        self.selection = selection
         self.silhouette_threshold = silhouette_threshold
+        self.vary_init = vary_init
+        self.memory = memory
         self.early_stopping = early_stopping
         self.n_iter_no_change = n_iter_no_change
         self.sppmi_weight = sppmi_weight
@@ -959,10 +1018,37 @@ class SeNMFk(_TopicMixin, BaseEstimator):
         self.init = init
         self.max_iter = max_iter
         self.tol = tol
+        self.alpha_W = alpha_W
+        self.alpha_H = alpha_H
+        self.l1_ratio = l1_ratio
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
         self.feature_names = feature_names
+
+    def _base(self, X):
+        """The SeNMF of the runs, with the co-occurrence computed once."""
+        if self.estimator is not None:
+            from sklearn.base import clone
+
+            base = clone(self.estimator)
+            given = base.get_params().get("cooccurrence")
+            if given is None and "cooccurrence" in base.get_params():
+                C = cooccurrence(X)
+                base.set_params(cooccurrence=C)
+            else:
+                C = given
+            return base, C
+        C = self._cooccurrence_for(X)
+        base = SeNMF(
+            n_components=1, sppmi_weight=self.sppmi_weight,
+            shift=self.shift, context_smoothing=self.context_smoothing,
+            cooccurrence=C, beta_loss=self.beta_loss,
+            solver=self.solver, init=self.init, max_iter=self.max_iter,
+            tol=self.tol, alpha_W=self.alpha_W, alpha_H=self.alpha_H,
+            l1_ratio=self.l1_ratio,
+        )
+        return base, C
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -980,22 +1066,18 @@ class SeNMFk(_TopicMixin, BaseEstimator):
         self : object
             Fitted estimator.
         """
-        from .rank import NMFk
+        from .rank import NMFk, _check_memory
 
+        _check_memory(self.memory)  # an unusable cache folder fails first
         X = self._validate_X(X, reset=True)
         self._check_documents(X)
-        C = self._cooccurrence_for(X)
-        base = SeNMF(
-            n_components=1, sppmi_weight=self.sppmi_weight,
-            shift=self.shift, context_smoothing=self.context_smoothing,
-            cooccurrence=C, beta_loss=self.beta_loss,
-            solver=self.solver, init=self.init, max_iter=self.max_iter,
-            tol=self.tol,
-        )
+        base, C = self._base(X)
         nmfk = NMFk(
             base, n_components_range=self.n_components_range,
             n_perturbs=self.n_perturbs, epsilon=self.epsilon,
+            selection=self.selection,
             silhouette_threshold=self.silhouette_threshold,
+            vary_init=self.vary_init, memory=self.memory,
             early_stopping=self.early_stopping,
             n_iter_no_change=self.n_iter_no_change, n_jobs=self.n_jobs,
             random_state=self.random_state, verbose=self.verbose,
@@ -1009,6 +1091,12 @@ class SeNMFk(_TopicMixin, BaseEstimator):
         self.cooccurrence_ = C
         self.n_components_ = int(nmfk.n_components_)
         self.components_ = np.asarray(nmfk.components_, dtype=X.dtype)
+        self.estimator_ = nmfk.estimator_
+        self.criteria_ = nmfk.criteria_
+        self.picks_ = nmfk.picks_
+        self.selection_rule_ = nmfk.selection_rule_
+        self.decided_by_ = nmfk.decided_by_
+        self.interrupted_ = nmfk.interrupted_
         self.silhouettes_ = nmfk.silhouettes_
         self.errors_ = nmfk.errors_
         self.n_components_range_ = nmfk.n_components_range_
@@ -1033,3 +1121,40 @@ class SeNMFk(_TopicMixin, BaseEstimator):
         X = self._validate_X(X, reset=False)
         W = self.nmfk_.transform(X)
         return np.asarray(W, dtype=X.dtype)
+
+    def score(self, X, y=None):
+        """Held-out-entry score of documents at the chosen number of topics.
+
+        A fixed random 20% of the entries of the documents matrix ``X``
+        (stored entries and a weighted sample of its zeros) is hidden, the
+        documents' topic weights are fitted on the rest with the topics
+        fixed, and the score is minus the mean beta-divergence (SeNMF's
+        ``beta_loss``) of the hidden entries from their prediction (as
+        :meth:`nmfkit.NMF.score`; higher is better). When :class:`SeNMF` has
+        a ``score`` the fitted run's is used.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_documents, n_words)
+            Documents over the fitted vocabulary.
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        score : float
+            Minus the mean held-out divergence.
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        if hasattr(self.estimator_, "score"):
+            return float(self.estimator_.score(X))
+        from ._core.heldout import heldout_score
+
+        base = self.estimator_
+        H = self.components_.astype(X.dtype, copy=False)
+        return heldout_score(
+            X, H, beta=beta_loss_to_float(getattr(base, "beta_loss", self.beta_loss)),
+            fraction=0.2, random_state=0, tol=getattr(base, "tol", self.tol),
+            max_iter=max(getattr(base, "max_iter", self.max_iter), 200),
+        )

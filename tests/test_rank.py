@@ -5,9 +5,10 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, clone
 from sklearn.decomposition import NMF as SkNMF
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from nmfkit import NMF
@@ -102,8 +103,13 @@ def test_attributes_explain_the_choice():
     np.testing.assert_array_equal(ks, np.arange(1, 7))
     assert model.n_components_ == 3
     assert set(model.silhouettes_) == {
-        "components_min", "components_mean", "coefficients_min", "coefficients_mean",
+        "components_min", "components_mean", "components_quantile",
+        "coefficients_min", "coefficients_mean", "coefficients_quantile",
     }
+    assert set(model.criteria_) == set(model.silhouettes_) | {
+        "cophenetic", "dispersion", "heldout", "error"}
+    assert model.selection_rule_ == model.decided_by_ == "minimum"
+    assert model.picks_["combined"] == model.picks_["minimum"] == 3
     for v in model.silhouettes_.values():
         assert v.shape == ks.shape and np.all(np.isfinite(v))
     s = model.silhouettes_
@@ -179,15 +185,18 @@ def test_parallel_early_stopping_matches_serial_and_is_quiet(backend):
         np.testing.assert_allclose(par.silhouettes_[key], serial.silhouettes_[key])
 
 
-def test_no_rank_passes_warns_and_takes_best():
+def test_no_rank_passes_warns_with_numbers_and_secondary_rule_decides():
     X = planted(40, 30, 2, noise=0.05, seed=3)
-    model = _small(n_components_range=[2, 3, 4], silhouette_threshold=1.0)
-    with pytest.warns(UserWarning, match="silhouette_threshold"):
+    model = _small(n_components_range=[2, 3, 4], silhouette_threshold=1.0,
+                   selection="minimum")
+    with pytest.warns(UserWarning, match=r"silhouette_threshold=1.0 under "
+                      r"selection='minimum' \(k=2: 1\.000, k=3: .*secondary"):
         model.fit(X)
-    worst = np.minimum(
-        model.silhouettes_["components_min"], model.silhouettes_["coefficients_min"]
-    )
-    assert model.n_components_ == model.n_components_range_[np.argmax(worst)]
+    s = model.silhouettes_
+    mean = np.minimum(s["components_mean"], s["coefficients_mean"])
+    assert model.n_components_ == model.n_components_range_[np.argmax(mean)] == 2
+    assert model.decided_by_ == "minimum -> secondary: highest mean silhouette"
+    assert model.selection_rule_ == "minimum"
 
 
 # ---------------------------------------------------------------- sparse input
@@ -270,8 +279,8 @@ def test_each_k_and_perturbation_gets_its_own_noise(monkeypatch):
     seen = []
     original = rank_module._perturb
 
-    def spy(X, epsilon, rng):
-        Xp = original(X, epsilon, rng)
+    def spy(X, epsilon, rng, symmetric=False):
+        Xp = original(X, epsilon, rng, symmetric)
         seen.append(Xp / X)
         return Xp
 
@@ -336,8 +345,10 @@ def test_verbose_reports_each_rank(capsys):
     X = planted(40, 30, 2, seed=15)
     _small(n_components_range=[1, 2, 3], verbose=1).fit(X)
     out = capsys.readouterr().out
-    for k in (1, 2, 3):
-        assert f"[NMFk] k={k}: silhouette" in out
+    for i, k in enumerate((1, 2, 3), start=1):
+        assert f"[NMFk] rank {i} of 3 (k={k}) done: fits {6 * i}/18, elapsed" in out
+        assert f"k={k}: silhouette min H=" in out
+    assert "s left" in out
 
 
 # ---------------------------------------------------------------- base estimators
@@ -510,3 +521,324 @@ def test_unconverged_runs_give_one_summary_warning():
     assert len(conv) == 1
     assert "12 of 12 perturbation fits" in str(conv[0].message)
     assert np.all(model.n_iter_ == 3)
+
+
+# ---------------------------------------------------------------- criteria
+
+
+@pytest.fixture(scope="module")
+def planted_scan_cache(tmp_path_factory):
+    """A cache shared by the rule tests: the scan is fitted once."""
+    return str(tmp_path_factory.mktemp("nmfk-cache"))
+
+
+@pytest.mark.parametrize("rule", rank_module.SELECTION_RULES)
+def test_each_rule_finds_the_planted_rank(rule, planted_scan_cache):
+    X = planted(80, 60, 3, noise=0.05, seed=1)
+    model = _small(n_components_range=range(1, 7), selection=rule,
+                   memory=planted_scan_cache).fit(X)
+    assert model.picks_[rule] == 3
+    assert model.n_components_ == 3
+    assert model.selection_rule_ == model.decided_by_ == rule
+
+
+def test_criteria_behave_as_documented_on_a_planted_scan(planted_scan_cache):
+    X = planted(80, 60, 3, noise=0.05, seed=1)
+    model = _small(n_components_range=range(1, 7), memory=planted_scan_cache).fit(X)
+    c = model.criteria_
+    ks = model.n_components_range_
+    # stable up to the planted rank, unstable past it
+    for key in ("cophenetic", "dispersion", "components_quantile",
+                "coefficients_quantile"):
+        assert np.all(c[key][ks <= 3] > 0.99), key
+        assert c[key][ks == 4][0] < c[key][ks == 3][0] - 0.005, key
+    assert np.all(c["components_quantile"] <= c["components_mean"] + 1e-12)
+    # the held-out score improves steeply up to the planted rank, then levels
+    gain = np.diff(c["heldout"])
+    assert gain[1] > 0.1 and abs(gain[3:]).max() < 1e-3
+
+
+def test_consensus_and_cophenetic_against_a_hand_computed_example():
+    from nmfkit._core.consensus import (
+        assign_samples,
+        consensus_matrix,
+        cophenetic_correlation,
+        dispersion,
+    )
+
+    labels = np.array([[0, 0, 1, 1], [0, 0, 1, 1], [0, 1, 1, 1]])
+    C = consensus_matrix(labels)
+    third = 1.0 / 3.0
+    expected = np.array([[1, 2 * third, 0, 0],
+                         [2 * third, 1, third, third],
+                         [0, third, 1, 1],
+                         [0, third, 1, 1]])
+    np.testing.assert_allclose(C, expected)
+    # sum of 4 (C - 1/2)^2: 10 ones (diagonal, the four 0s, the 2-3 pair) and
+    # 6 ninths (the thirds and two-thirds)
+    assert dispersion(C) == pytest.approx((10 + 6 / 9) / 16)
+    # distances 01: 1/3, 02 = 03: 1, 12 = 13: 2/3, 23: 0; average linkage
+    # merges 2-3 at 0, then 0-1 at 1/3, then the two pairs at 5/6
+    d = np.array([1 / 3, 1, 1, 2 / 3, 2 / 3, 0])
+    coph = np.array([1 / 3, 5 / 6, 5 / 6, 5 / 6, 5 / 6, 0])
+    assert cophenetic_correlation(C) == pytest.approx(np.corrcoef(d, coph)[0, 1])
+    assert cophenetic_correlation(C) == pytest.approx(np.sqrt(210 / 246))
+    # a perfectly stable clustering
+    stable = consensus_matrix(np.array([[0, 0, 1], [1, 1, 0]]))
+    assert cophenetic_correlation(stable) == pytest.approx(1.0)
+    assert dispersion(stable) == 1.0
+    # a sample with no coefficient is in no cluster
+    np.testing.assert_array_equal(
+        assign_samples(np.array([[0.0, 2.0], [0.0, 0.0], [3.0, 1.0]])), [1, -1, 0])
+
+
+def test_member_silhouettes_average_to_the_cluster_silhouettes():
+    from nmfkit._core.align import cluster_silhouettes
+    from nmfkit._core.consensus import member_silhouettes
+
+    A = np.random.RandomState(0).rand(5, 3, 8)
+    np.testing.assert_allclose(member_silhouettes(A).mean(axis=0),
+                               cluster_silhouettes(A))
+    np.testing.assert_allclose(member_silhouettes(A[:, :1]).mean(axis=0),
+                               cluster_silhouettes(A[:, :1]))
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def test_unknown_selection_lists_the_choices():
+    X = planted(20, 15, 2, seed=11)
+    with pytest.raises(ValueError, match=r"selection.*combined.*|selection.*"
+                       r"cophenetic"):
+        _small(selection="best").fit(X)
+
+
+def test_heldout_selection_needs_a_score():
+    X = planted(20, 15, 2, seed=11)
+    with pytest.raises(ValueError, match="selection='heldout' needs a base "
+                       "estimator with a score"):
+        NMFk(SkNMF(), selection="heldout", n_perturbs=2).fit(X)
+
+
+# ---------------------------------------------------------------- long scans
+
+
+class _CountingNMF(BaseEstimator):
+    """An NMF that logs its fits and can be told to raise KeyboardInterrupt."""
+
+    fitted = []  # ranks fitted, in order (same process: n_jobs=None)
+    interrupt_at = None  # rank whose fit raises KeyboardInterrupt
+
+    def __init__(self, n_components=2, random_state=None):
+        self.n_components = n_components
+        self.random_state = random_state
+
+    def fit_transform(self, X, y=None):
+        if self.n_components == type(self).interrupt_at:
+            raise KeyboardInterrupt
+        type(self).fitted.append(self.n_components)
+        self._nmf = NMF(self.n_components, init="random", max_iter=300,
+                        random_state=self.random_state)
+        W = self._nmf.fit_transform(X)
+        self.components_ = self._nmf.components_
+        return W
+
+    def transform(self, X):
+        return self._nmf.transform(X)
+
+
+@pytest.fixture
+def counting():
+    _CountingNMF.fitted, _CountingNMF.interrupt_at = [], None
+    yield _CountingNMF
+    _CountingNMF.fitted, _CountingNMF.interrupt_at = [], None
+
+
+def test_interrupted_scan_keeps_the_finished_ranks(counting):
+    X = planted(50, 40, 2, seed=21)
+    counting.interrupt_at = 4
+    model = NMFk(counting(), n_components_range=[2, 3, 4, 5], n_perturbs=4,
+                 random_state=0)
+    with pytest.warns(UserWarning, match=r"interrupted after 2 of 4 ranks.*\[2, 3\]"):
+        model.fit(X)
+    assert model.interrupted_
+    np.testing.assert_array_equal(model.n_components_range_, [2, 3])
+    assert model.n_components_ == 2
+    assert model.transform(X).shape == (50, 2)
+    # interrupted before any rank finished: nothing to keep
+    counting.interrupt_at = 2
+    with pytest.raises(KeyboardInterrupt):
+        NMFk(counting(), n_components_range=[2, 3], n_perturbs=2).fit(X)
+
+
+def test_memory_rerun_fits_nothing_for_finished_ranks(counting, tmp_path):
+    X = planted(50, 40, 2, seed=22)
+    params = dict(n_components_range=[2, 3, 4], n_perturbs=4, random_state=0,
+                  memory=str(tmp_path / "cache"))
+    counting.interrupt_at = 4
+    with pytest.warns(UserWarning, match="interrupted.*resume"):
+        NMFk(counting(), **params).fit(X)
+    assert sorted(set(counting.fitted)) == [2, 3]
+    # the rerun fits rank 4 only: ranks 2 and 3 come from the cache
+    counting.fitted, counting.interrupt_at = [], None
+    first = NMFk(counting(), **params).fit(X)
+    assert counting.fitted == [4] * 4
+    # and a third run fits nothing at all, with the same result
+    counting.fitted = []
+    again = NMFk(counting(), **params).fit(X)
+    assert counting.fitted == []
+    assert again.n_components_ == first.n_components_ == 2
+    for key in first.criteria_:
+        np.testing.assert_allclose(again.criteria_[key], first.criteria_[key])
+    # other data: fitted again
+    NMFk(counting(), **params).fit(X * 2.0)
+    assert len(counting.fitted) == 12
+
+
+def test_unusable_memory_fails_before_any_fit(counting, tmp_path):
+    X = planted(20, 15, 2, seed=23)
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("x")
+    with pytest.raises(ValueError, match="memory=.*cannot be used as a cache folder"):
+        NMFk(counting(), n_components_range=[2], n_perturbs=2,
+             memory=str(not_a_folder)).fit(X)
+    assert counting.fitted == []
+    with pytest.raises(ValueError, match="memory"):
+        NMFk(counting(), n_components_range=[2], n_perturbs=2, memory=3).fit(X)
+    assert counting.fitted == []
+
+
+def test_memory_accepts_a_joblib_memory(tmp_path):
+    from joblib import Memory
+
+    X = planted(30, 20, 2, seed=24)
+    mem = Memory(str(tmp_path), verbose=0)
+    a = _small(n_components_range=[1, 2, 3], memory=mem).fit(X)
+    b = _small(n_components_range=[1, 2, 3], memory=mem).fit(X)
+    np.testing.assert_allclose(a.components_, b.components_)
+
+
+# ---------------------------------------------------------------- varied starts
+
+
+class _InitRecorder(BaseEstimator):
+    """Records the start each run is given."""
+
+    starts = []
+    _parameter_constraints = {"init": [StrOptions({"nndsvd", "vca", "random"})]}
+
+    def __init__(self, n_components=2, init="nndsvd", random_state=None):
+        self.n_components = n_components
+        self.init = init
+        self.random_state = random_state
+
+    def fit_transform(self, X, y=None):
+        type(self).starts.append((self.init, self.random_state))
+        self._nmf = NMF(self.n_components, init="random",
+                        random_state=self.random_state)
+        W = self._nmf.fit_transform(X)
+        self.components_ = self._nmf.components_
+        return W
+
+    def transform(self, X):
+        return self._nmf.transform(X)
+
+
+@pytest.mark.parametrize("init", ["nndsvd", "vca"])
+def test_deterministic_starts_are_varied_per_run(init):
+    X = planted(30, 20, 2, seed=25)
+    base = _InitRecorder(init=init)
+    _InitRecorder.starts = []
+    varied = NMFk(base, n_components_range=[2], n_perturbs=4, random_state=0).fit(X)
+    assert varied.run_params_ == {"init": "random"}
+    assert base.init == init  # the user's estimator is untouched
+    inits, seeds = zip(*_InitRecorder.starts)
+    assert set(inits) == {"random"} and len(set(seeds)) == 4
+    _InitRecorder.starts = []
+    fixed = NMFk(base, n_components_range=[2], n_perturbs=4, vary_init=False,
+                 random_state=0).fit(X)
+    assert fixed.run_params_ == {}
+    assert {i for i, _ in _InitRecorder.starts} == {init}
+    _InitRecorder.starts = []
+    # a random init is left alone; nmfkit's NMF default start is varied
+    assert NMFk(NMF(init="random"), n_components_range=[2], n_perturbs=2,
+                random_state=0).fit(X).run_params_ == {}
+    assert NMFk(NMF(), n_components_range=[2], n_perturbs=2,
+                random_state=0).fit(X).run_params_ == {"init": "random"}
+
+
+# ---------------------------------------------------------------- graphs
+
+
+class _PairwiseNMF(BaseEstimator):
+    """A stub symmetric factorization of a square X that records its input."""
+
+    seen = []
+
+    def __init__(self, n_components=2, random_state=None):
+        self.n_components = n_components
+        self.random_state = random_state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.pairwise = True
+        tags.input_tags.sparse = True
+        return tags
+
+    def fit_transform(self, X, y=None):
+        type(self).seen.append(X.copy())
+        self._nmf = NMF(self.n_components, init="random",
+                        random_state=self.random_state)
+        W = self._nmf.fit_transform(X)
+        self.components_ = self._nmf.components_
+        return W
+
+    def transform(self, X):
+        return self._nmf.transform(X)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_pairwise_base_gets_symmetric_perturbations(sparse):
+    rng = np.random.RandomState(26)
+    B = rng.rand(30, 2) * (rng.rand(30, 2) < 0.6)
+    A = B @ B.T
+    A[A < 0.2] = 0.0
+    X = sp.csr_matrix(A) if sparse else A
+    _PairwiseNMF.seen = []
+    NMFk(_PairwiseNMF(), n_components_range=[2], n_perturbs=3,
+         random_state=0).fit(X)
+    assert len(_PairwiseNMF.seen) == 3
+    for Xp in _PairwiseNMF.seen:
+        D = Xp.toarray() if sparse else Xp
+        np.testing.assert_allclose(D, D.T, rtol=0, atol=0)
+        assert not np.allclose(D, A)  # perturbed
+        np.testing.assert_array_equal(D != 0, A != 0)  # the same pattern
+        ratio = D[A > 0] / A[A > 0]
+        assert np.all(np.abs(ratio - 1) <= 0.015 + 1e-12)
+        assert np.unique(np.round(ratio, 12)).size > 10  # not one factor
+    with pytest.raises(ValueError, match="pairwise"):
+        NMFk(_PairwiseNMF(), n_components_range=[2], n_perturbs=2).fit(A[:, :20])
+    _PairwiseNMF.seen = []
+
+
+# ---------------------------------------------------------------- display
+
+
+def test_display_shows_every_criterion(planted_scan_cache):
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    X = planted(80, 60, 3, noise=0.05, seed=1)
+    model = _small(n_components_range=range(1, 7), memory=planted_scan_cache).fit(X)
+    disp = NMFkDisplay.from_estimator(model)
+    assert len(disp.axes_) == 3
+    for key, values in model.criteria_.items():
+        if key == "error":
+            continue
+        line = disp.lines_[key]
+        np.testing.assert_allclose(line.get_ydata(), values, err_msg=key)
+        np.testing.assert_array_equal(line.get_xdata(), model.n_components_range_)
+    for ax in disp.axes_:  # the chosen rank is marked on every panel
+        assert any(list(ln.get_xdata()) == [3, 3] for ln in ax.get_lines())
+    assert "(minimum)" in disp.lines_["chosen"].get_label()
+    plt.close("all")

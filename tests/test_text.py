@@ -663,3 +663,72 @@ def test_senmf_score_is_the_heldout_divergence_of_its_topics():
                       tol=frob.tol, max_iter=frob.max_iter), rel=1e-6)
     with pytest.raises(ValueError, match="39 features, but SeNMF is expecting 40"):
         model.score(X[:, :39])
+
+
+# --------------------------------------------------------------------------
+# SeNMFk: built as NMFk, selection rules, score
+# --------------------------------------------------------------------------
+def test_senmfk_has_senmf_parameters_and_defaults():
+    import inspect
+
+    senmf = inspect.signature(SeNMF).parameters
+    senmfk = inspect.signature(SeNMFk).parameters
+    for name, p in senmf.items():
+        if name == "n_components":
+            continue
+        assert name in senmfk, name
+        assert senmfk[name].default == p.default, name
+
+
+def test_senmfk_estimator_route_matches_the_flat_parameters():
+    X, _, _ = planted_corpus(n_docs=120, k=3, seed=5)
+    kw = dict(n_components_range=[2, 3, 4], n_perturbs=4, random_state=0)
+    flat = SeNMFk(max_iter=150, **kw).fit(X)
+    routed = SeNMFk(estimator=SeNMF(max_iter=150), **kw).fit(X)
+    assert flat.n_components_ == routed.n_components_ == 3
+    np.testing.assert_allclose(flat.components_, routed.components_, rtol=1e-6)
+    # the co-occurrence is computed once and handed to the runs
+    np.testing.assert_allclose(routed.cooccurrence_.toarray(),
+                               cooccurrence(X).toarray())
+    assert routed.estimator_.cooccurrence is not None
+
+
+def test_senmfk_selection_rules_and_criteria():
+    X, phi, labels = planted_corpus(k=4, seed=1)
+    model = SeNMFk(n_components_range=range(2, 7), n_perturbs=4, random_state=0,
+                   max_iter=150, selection="components").fit(X)
+    assert model.n_components_ == 4
+    assert model.selection_rule_ == model.decided_by_ == "components"
+    assert model.nmfk_.run_params_ == {"init": "random"}  # SeNMF's init=None varied
+    # (the cophenetic correlation of the documents' dominant topics stays
+    # near 1 past k = 4 here: documents keep their dominant topic when a
+    # minor one splits; it is the weakest rule on topic models)
+    for rule in ("minimum", "mean", "quantile", "components", "dispersion",
+                 "combined"):
+        assert model.picks_[rule] == 4, rule
+    assert "heldout" not in model.picks_  # SeNMF has no score here
+    assert set(model.criteria_) >= {"cophenetic", "dispersion", "components_quantile"}
+    with pytest.raises(ValueError, match="selection"):
+        SeNMFk(selection="biggest").fit(X)
+
+
+def test_senmfk_score_is_a_heldout_score_that_prefers_the_planted_rank():
+    X, _, _ = planted_corpus(n_docs=160, k=3, seed=7)
+    kw = dict(n_perturbs=3, random_state=0, max_iter=150)
+    good = SeNMFk(n_components_range=[3], **kw).fit(X)
+    poor = SeNMFk(n_components_range=[1], **kw).fit(X)
+    s_good, s_poor = good.score(X), poor.score(X)
+    assert np.isfinite(s_good) and s_good <= 0.0
+    assert s_good > s_poor
+    assert good.score(X) == s_good  # the same entries are hidden every time
+    with pytest.raises(ValueError, match=f"{X.shape[1] - 1} features.*expecting "
+                       f"{X.shape[1]} features"):
+        good.score(X[:, :-1])
+
+
+def test_senmfk_unusable_memory_fails_before_any_fit(tmp_path):
+    X, _, _ = planted_corpus(n_docs=60, k=2, seed=8)
+    path = tmp_path / "a-file"
+    path.write_text("x")
+    with pytest.raises(ValueError, match="memory=.*cannot be used"):
+        SeNMFk(n_components_range=[2], n_perturbs=2, memory=str(path)).fit(X)
