@@ -339,3 +339,20 @@ def test_deepnmf_bad_input():
         DeepNMF(2).fit(np.ones((3, 10)), graph=np.triu(np.ones((3, 3))))
     m = DeepNMF(2).fit(np.zeros((5, 4)))  # all-zero data: a finite answer
     assert np.all(m.labels_ == -1) and m.reconstruction_err_ == 0.0
+
+
+def test_normalize_adjacency():
+    from nmfkit.community import normalize_adjacency
+
+    A, _ = make_sbm([20, 20], p_in=0.4, p_out=0.05, random_state=0)
+    A = sp.block_diag([A, sp.csr_matrix((1, 1))]).tocsr()  # an isolated node
+    N = normalize_adjacency(A)
+    d = np.asarray(A.sum(axis=1)).ravel()
+    dense = A.toarray()
+    expected = np.zeros_like(dense)
+    nz = d > 0
+    expected[np.ix_(nz, nz)] = dense[np.ix_(nz, nz)] / np.sqrt(np.outer(d[nz], d[nz]))
+    np.testing.assert_allclose(N.toarray(), expected)
+    np.testing.assert_allclose(normalize_adjacency(dense), expected)
+    with pytest.raises(ValueError, match="symmetric"):
+        normalize_adjacency(np.triu(np.ones((3, 3))))
