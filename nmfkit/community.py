@@ -512,11 +512,11 @@ class EdgeSplit:
     >>> from nmfkit import SymNMF
     >>> from nmfkit.community import EdgeSplit
     >>> from nmfkit.datasets.graphs import make_sbm
-    >>> A, _ = make_sbm([50] * 4, p_in=0.3, p_out=0.02, random_state=0)
-    >>> search = GridSearchCV(SymNMF(random_state=0), {"n_components": [2, 3, 4, 5, 6]},
-    ...                       cv=EdgeSplit(3)).fit(A)
+    >>> A, _ = make_sbm([30] * 3, p_in=0.4, p_out=0.03, random_state=1)
+    >>> search = GridSearchCV(SymNMF(random_state=0), {"n_components": [2, 3, 4, 5]},
+    ...                       cv=EdgeSplit(2)).fit(A)
     >>> search.best_params_
-    {'n_components': 4}
+    {'n_components': 3}
     """
 
     def __init__(self, n_splits=3, *, random_state=0):
