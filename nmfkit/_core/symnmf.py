@@ -55,23 +55,29 @@ T. Li, E. Levina and J. Zhu, "Network cross-validation by edge sampling",
 Biometrika, 2020.
 """
 
+import contextlib
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
 from .hals import _Buffers, _half, _half_sweeps, _inner_budget
 from .losses import wh_at
-from .parallel import RowBlocks
+from .parallel import RowBlocks, single_blas
 
-def _sweeps(Ft, A, B, buf, rng, max_inner, first_only):
-    """HALS sweeps on one BLAS thread for large factors; plain for small ones,
-    where limiting the threads (threadpoolctl) costs more than the sweeps."""
-    if Ft.size < _SMALL:
-        return _half_sweeps(Ft, A, B, buf, rng, max_inner, first_only)
-    return _half(Ft, A, B, buf, rng, max_inner, first_only)
+def _single_thread_loop(X):
+    """Whether the whole loop runs on one BLAS thread.
+
+    The sweeps are small BLAS calls whose threads only synchronise (on a
+    loaded machine OpenBLAS's spinning threads made a 1000-node fit 20x
+    slower); the big products keep BLAS threads only where they need them:
+    a large dense ``X``. Sparse products run on nmfkit's own row-block
+    threads either way.
+    """
+    return sp.issparse(X) or X.size < _DENSE_THREADED
 
 
-_SMALL = 100_000
+_DENSE_THREADED = 4_000_000
 
 __all__ = [
     "top_eigenvalue",
@@ -236,37 +242,40 @@ def fit_symnmf(A, W, *, alpha, tol=1e-4, max_iter=200, hidden=None,
             out += (S.T @ Ft.T).T if transpose else S_blocks.matmul(Ft.T).T
         return out
 
-    for n_iter in range(1, max_iter + 1):
-        # W step: min_W 1/2 |A - W H^T|^2 + alpha/2 |W - H|^2
-        fill(Wt, Ht)
-        times(Ht, lin, False)  # (A H)^T
-        lin += alpha * Ht
-        B = Ht @ Ht.T + eye
-        _sweeps(Wt, lin, B, bufW, rng, max_inner, False)
-        # H step: the transposed problem (A^T = A)
-        s_norm2 = fill(Wt, Ht)
-        times(Wt, AW, True)  # (A^T W)^T
-        np.multiply(Wt, alpha, out=lin)
-        lin += AW
-        B = Wt @ Wt.T + eye
-        _sweeps(Ht, lin, B, bufH, rng, max_inner, False)
-        # F after the step: <A_filled, W H^T> = <A_filled^T W, H>
-        d = Wt - Ht
-        f = 0.5 * (a_norm2_vis + s_norm2
-                   - 2.0 * float(np.einsum("ij,ij->", AW, Ht, dtype=np.float64))
-                   + float(np.einsum("ij,ij->", Wt @ Wt.T, Ht @ Ht.T,
-                                     dtype=np.float64)))
-        f = max(f, 0.0) + 0.5 * alpha * float(np.einsum("ij,ij->", d, d,
-                                                         dtype=np.float64))
-        if track:
-            history.append(f)
-        if verbose:
-            print(f"SymNMF iteration {n_iter}: objective {f:.6g}")
-        if n_iter == 1:
-            f_first = f
-        elif f_prev - f <= tol * f_first:
-            break
-        f_prev = f
+    one = _single_thread_loop(A)
+    sweeps = _half_sweeps if one else _half
+    with single_blas() if one else contextlib.nullcontext():
+        for n_iter in range(1, max_iter + 1):
+            # W step: min_W 1/2 |A - W H^T|^2 + alpha/2 |W - H|^2
+            fill(Wt, Ht)
+            times(Ht, lin, False)  # (A H)^T
+            lin += alpha * Ht
+            B = Ht @ Ht.T + eye
+            sweeps(Wt, lin, B, bufW, rng, max_inner, False)
+            # H step: the transposed problem (A^T = A)
+            s_norm2 = fill(Wt, Ht)
+            times(Wt, AW, True)  # (A^T W)^T
+            np.multiply(Wt, alpha, out=lin)
+            lin += AW
+            B = Wt @ Wt.T + eye
+            sweeps(Ht, lin, B, bufH, rng, max_inner, False)
+            # F after the step: <A_filled, W H^T> = <A_filled^T W, H>
+            d = Wt - Ht
+            f = 0.5 * (a_norm2_vis + s_norm2
+                       - 2.0 * float(np.einsum("ij,ij->", AW, Ht, dtype=np.float64))
+                       + float(np.einsum("ij,ij->", Wt @ Wt.T, Ht @ Ht.T,
+                                         dtype=np.float64)))
+            f = max(f, 0.0) + 0.5 * alpha * float(np.einsum("ij,ij->", d, d,
+                                                             dtype=np.float64))
+            if track:
+                history.append(f)
+            if verbose:
+                print(f"SymNMF iteration {n_iter}: objective {f:.6g}")
+            if n_iter == 1:
+                f_first = f
+            elif f_prev - f <= tol * f_first:
+                break
+            f_prev = f
     norm = float(np.linalg.norm(Wt))
     gap = float(np.linalg.norm(Wt - Ht)) / norm if norm > 0 else 0.0
     W_out = np.ascontiguousarray(((Wt + Ht) * 0.5).T)
