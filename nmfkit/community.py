@@ -454,8 +454,8 @@ def normalize_adjacency(A):
 
     The similarity Kuang et al. factor for graph clustering: it keeps
     high-degree nodes from dominating :math:`\|A - WW^T\|`. On LFR graphs
-    (power-law degrees) at mixing 0.4 it raised SymNMF's NMI from 0.73 to
-    0.81 (3 seeds, ``benchmarks/bench_community.py``). Isolated nodes keep a
+    (power-law degrees) at mixing 0.4 it raised SymNMF's NMI from 0.72 to
+    0.84 (3 seeds, ``benchmarks/bench_community.py``). Isolated nodes keep a
     zero row. A sparse ``A`` stays sparse.
 
     Parameters
