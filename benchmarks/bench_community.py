@@ -114,7 +114,8 @@ def methods(k, seed):
         return SpectralClustering(k, affinity="precomputed", random_state=seed,
                                   assign_labels="kmeans").fit_predict(A)
 
-    return {"SymNMF": symnmf, "SymNMF norm": symnmf_norm, "DeepNMF": deep, "Spectral": spectral,
+    return {"SymNMF": symnmf, "SymNMF norm": symnmf_norm, "DeepNMF": deep,
+            "Spectral": spectral,
             "Louvain": lambda A: louvain(A, seed)}
 
 

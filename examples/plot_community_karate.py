@@ -62,7 +62,8 @@ fig, axes = plt.subplots(1, 2, figsize=(11, 5))
 nx.draw_networkx_edges(graph, pos, ax=axes[0], alpha=0.3)
 nx.draw_networkx_nodes(graph, pos, ax=axes[0], node_color=labels, cmap="coolwarm",
                        node_size=80 + 600 * strength / strength.max(),
-                       edgecolors=["black" if i in wrong else "white" for i in range(34)],
+                       edgecolors=["black" if i in wrong else "white"
+                                   for i in range(34)],
                        linewidths=2)
 nx.draw_networkx_labels(graph, pos, ax=axes[0], font_size=7)
 axes[0].set_title("SymNMF communities (black ring: not the faction joined)")

@@ -561,7 +561,8 @@ class EdgeSplit:
         return self.n_splits
 
     def __repr__(self):
-        return f"EdgeSplit(n_splits={self.n_splits}, random_state={self.random_state!r})"
+        return (f"EdgeSplit(n_splits={self.n_splits}, "
+                f"random_state={self.random_state!r})")
 
 
 class DeepNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -711,7 +712,8 @@ class DeepNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             if any(not isinstance(h, Integral) or isinstance(h, bool) or h < 1
                    for h in hidden):
                 raise ValueError(
-                    f"hidden_sizes must hold positive integers; got {self.hidden_sizes!r}.")
+                    "hidden_sizes must hold positive integers; got "
+                    f"{self.hidden_sizes!r}.")
         sizes = hidden + (k,)
         top = min(n_samples, n_features)
         if k > top:

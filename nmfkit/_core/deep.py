@@ -234,7 +234,8 @@ def fit_deep(X, H, Zs, *, S=None, lam=0.0, tol=1e-4, max_iter=200, track=False,
                 graph_step(H, XCt, B, S, degree, lam)
             else:
                 Ht = np.ascontiguousarray(H.T)
-                sweeps(Ht, np.ascontiguousarray(XCt.T), B.copy(), buf_H, rng, _INNER, False)
+                sweeps(Ht, np.ascontiguousarray(XCt.T), B.copy(), buf_H, rng, _INNER,
+                       False)
                 H[...] = Ht.T
             lin = float(np.einsum("ij,ij->", XCt, H, dtype=np.float64))
             quad = float(np.einsum("ij,ij->", H.T @ H, C @ C.T, dtype=np.float64))

@@ -8,8 +8,6 @@ inside the functions that need it. Every function returns a symmetric
 ``scipy.sparse`` CSR adjacency matrix (zero diagonal) and the planted labels.
 """
 
-import numbers
-
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import check_random_state
@@ -112,7 +110,8 @@ def make_sbm(sizes, p_in=None, p_out=None, *, probabilities=None, average_degree
                              f"matrix; got shape {P.shape}.")
     elif average_degree is not None:
         if mixing is None or not 0 <= mixing <= 1:
-            raise ValueError(f"mixing must be in [0, 1] with average_degree; got {mixing}.")
+            raise ValueError(
+                f"mixing must be in [0, 1] with average_degree; got {mixing}.")
         s = n / kb
         p_in = average_degree * (1 - mixing) / max(s - 1, 1)
         p_out = average_degree * mixing / max(n - s, 1)
