@@ -23,6 +23,7 @@ estimators:
 """
 
 from .activations import SemiNMF, collect_activations
+from .community import DeepNMF, SymNMF
 from .decomposition import NMF, non_negative_factorization
 from .minibatch import MiniBatchNMF
 from .rank import NMFk, NMFkDisplay
@@ -34,6 +35,7 @@ from .unmixing import SSNMF
 __version__ = "0.1.0"
 
 __all__ = [
+    "DeepNMF",
     "NMF",
     "MiniBatchNMF",
     "NBMF",
@@ -44,6 +46,7 @@ __all__ = [
     "SeNMF",
     "SeNMFk",
     "SemiNMF",
+    "SymNMF",
     "collect_activations",
     "SSNMF",
     "non_negative_factorization",
