@@ -396,7 +396,7 @@ def ssc_bnb(Hn, tol, time_limit=None, max_nodes=None, gap=1e-4):
     b_ub = [np.zeros(n)]
     out = {"x": None, "status": "optimal", "q_lower": -np.inf}
     best_x, best_f = None, -np.inf
-    caps = np.ones(r)
+    caps = np.full(r, np.inf)  # x_k <= caps_k on the part of P left to search
     for k in range(r):
         tau, d = local_radius(Hn, k, tol)
         if tau is None:
@@ -415,7 +415,7 @@ def ssc_bnb(Hn, tol, time_limit=None, max_nodes=None, gap=1e-4):
     A_eq, b_eq = e[None, :], np.ones(1)
     # root box on P' = P with x_k <= caps_k
     lo, hi = np.empty(r), np.empty(r)
-    bounds0 = [(None, c) for c in caps]
+    bounds0 = [(None, c if np.isfinite(c) else None) for c in caps]
     for i in range(r):
         c = np.zeros(r)
         c[i] = 1.0
@@ -462,10 +462,11 @@ def ssc_bnb(Hn, tol, time_limit=None, max_nodes=None, gap=1e-4):
             y = ascend(Hn, x) if fx > threshold - 0.1 else x
             if y @ y > best_f and _unit_index(y) < 0:
                 best_x, best_f = y, float(y @ y)
-        gap = (u - x) * (x - l)
-        i = int(np.argmax(gap))
+        slack = (u - x) * (x - l)  # envelope minus x_i^2 at the LP point
+        i = int(np.argmax(slack))
         w = u[i] - l[i]
-        cut = min(max(x[i], l[i] + 0.2 * w), u[i] - 0.2 * w) if gap[i] > 1e-14 else 0.5 * (l[i] + u[i])
+        cut = (min(max(x[i], l[i] + 0.2 * w), u[i] - 0.2 * w)
+               if slack[i] > 1e-14 else 0.5 * (l[i] + u[i]))
         for side in (0, 1):
             l2, u2 = l.copy(), u.copy()
             if side == 0:
