@@ -328,7 +328,7 @@ def check_ssc(H, *, method="auto", time_limit=None, tol=1e-6, gap=1e-4,
     elif method == "milp":
         out = _ssc.ssc_milp(Hn, tol, time_limit=time_limit)
     else:
-        out = _ssc.ssc_gurobi(Hn, tol, time_limit=time_limit)
+        out = _ssc.ssc_gurobi(Hn, tol, time_limit=time_limit, gap=gap)
     return _decide(out, tol, done, method)
 
 
@@ -339,7 +339,7 @@ def _decide(out, tol, done, method):
         holds, part = False, "first"
     elif ql >= 1.0 - tol:
         holds, part = False, "second"
-    elif status == "optimal":
+    elif status == "optimal" or qu < 1.0 - tol:  # proven: nothing reaches 1
         holds, part, x, upper = True, None, None, 1.0
     else:
         holds, part, x = None, None, None

@@ -289,8 +289,14 @@ def ssc_milp(Hn, tol, time_limit=None, decide_only=False):
 
 
 # -------------------------------------------------------------------- gurobi
-def ssc_gurobi(Hn, tol, time_limit=None, threads=None):
+def ssc_gurobi(Hn, tol, time_limit=None, threads=None, gap=1e-4, exclude_units=True):
     """Same program as a non-convex QP for Gurobi (``gurobipy``).
+
+    ``Cutoff = 1 - tol`` lets Gurobi prune what cannot break SSC (the
+    branch and bound's threshold), and ``MIPGap = gap`` matches its gap.
+    ``exclude_units=False`` solves Gillis & Porumbescu's program as published,
+    ``p* = max ||x||^2`` over ``P`` with ``Cutoff = 1 + tol``: it decides the
+    first part of SSC only (``q_upper = 1 + tol`` when ``p* <= 1 + tol``).
 
     Returns the dict of :func:`ssc_milp`; ``status`` is ``"size over licence"``
     when the installed licence refuses the model's size.
@@ -310,19 +316,23 @@ def ssc_gurobi(Hn, tol, time_limit=None, threads=None):
         env.start()
         m = gp.Model(env=env)
         m.Params.NonConvex = 2
-        m.Params.MIPGap = 1e-9
-        m.Params.MIPGapAbs = 1e-9
+        m.Params.MIPGap = gap
+        m.Params.Cutoff = 1.0 - tol
         if threads is not None:
             m.Params.Threads = threads
         if time_limit is not None:
             m.Params.TimeLimit = float(time_limit)
         x = m.addMVar(r, lb=lo, ub=hi, name="x")
-        z = m.addMVar(n, vtype=GRB.BINARY, name="z")
         m.addConstr(Hn.T @ x >= 0)
         m.addConstr(x.sum() == 1)
-        for j in range(n):
-            m.addGenConstrIndicator(z[j].item(), True, Hn[:, j] @ x, GRB.LESS_EQUAL, 0.0)
-        m.addConstr((Hn > 0).astype(float) @ z >= 1)
+        if exclude_units:
+            z = m.addMVar(n, vtype=GRB.BINARY, name="z")
+            for j in range(n):
+                m.addGenConstrIndicator(z[j].item(), True, Hn[:, j] @ x,
+                                        GRB.LESS_EQUAL, 0.0)
+            m.addConstr((Hn > 0).astype(float) @ z >= 1)
+        else:
+            m.Params.Cutoff = 1.0 + tol
         m.setObjective(x @ x, GRB.MAXIMIZE)
         m.optimize()
     except gp.GurobiError as exc:
@@ -331,8 +341,9 @@ def ssc_gurobi(Hn, tol, time_limit=None, threads=None):
                     "q_upper": np.inf}
         raise
     out = {"x": None, "status": "optimal"}
-    if m.Status == GRB.INFEASIBLE:
-        out["q_lower"] = out["q_upper"] = -np.inf
+    if m.Status in (GRB.INFEASIBLE, GRB.CUTOFF):  # nothing above the cutoff
+        out["q_lower"], out["q_upper"] = -np.inf, m.Params.Cutoff
+        env.dispose()
         return out
     if m.Status not in (GRB.OPTIMAL, GRB.TIME_LIMIT, GRB.SUBOPTIMAL):
         raise RuntimeError(f"Gurobi stopped with status {m.Status}")
