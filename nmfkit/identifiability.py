@@ -401,12 +401,12 @@ def check_factorization(W, H, *, model="nmf", zero_tol=1e-6, **check_kw):
     * ``model="nmf"`` (plain NMF, also NMFk, SSNMF): if ``H`` and ``W^T``
       both satisfy SSC then every exact NMF of ``X = W H`` with ``r``
       components equals ``(W, H)`` up to permutation and scaling (Huang,
-      Sidiropoulos & Swami 2014, Thm. 4; Fu et al. 2019). SSC is not
+      Sidiropoulos & Swami 2014; Fu et al. 2019). SSC is not
       invariant to rescaling the components, ``(W D^{-1}, D H)``, so two
       normalisations are tried: the rows of ``H`` summing to one, then the
       columns of ``W`` summing to one. Either one suffices.
     * ``model="symmetric"`` (``X = W W^T``; pass ``W=None`` and
-      ``H = W^T``): SSC of ``W^T`` suffices (Huang et al. 2014, Thm. 3).
+      ``H = W^T``): SSC of ``W^T`` suffices (Huang et al. 2014).
 
     Parameters
     ----------

@@ -1,6 +1,8 @@
 """Tests of nmfkit.identifiability: exact checks of the sufficiently scattered condition."""
 
 import itertools
+import runpy
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -151,9 +153,10 @@ def test_agrees_with_brute_force(rng):
     assert {"first", None} <= parts
 
 
+@pytest.mark.slow
 def test_time_limit_returns_bounds_not_a_wrong_answer():
     rng = np.random.default_rng(1)
-    r, n = 8, 60
+    r, n = 8, 40
     H = rng.random((r, n))
     for j in range(n):
         H[rng.choice(r, 4, replace=False), j] = 0.0
@@ -167,9 +170,10 @@ def test_time_limit_returns_bounds_not_a_wrong_answer():
         assert res.x is None and "Undecided" in res.message
 
 
+@pytest.mark.slow
 def test_time_limit_on_a_failing_instance_keeps_the_certificate():
     rng = np.random.default_rng(2)
-    H = rng.random((8, 60)) * (rng.random((8, 60)) < 0.6)
+    H = rng.random((8, 40)) * (rng.random((8, 40)) < 0.6)
     H[:, ~H.any(axis=0)] = 1.0
     exact = check_ssc(H, method="vertices")
     res = check_ssc(H, method="bnb", time_limit=0.05)
@@ -295,3 +299,18 @@ def test_check_identifiability_fitted_nmf():
     assert rep.identifiable is False
     with pytest.raises(ValueError, match="not fitted"):
         check_identifiability(NMF(3), X)
+
+
+def test_example_draws_the_cones(monkeypatch, tmp_path):
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(plt, "show", lambda *a, **k: None)
+    path = Path(__file__).resolve().parent.parent / "examples" / "plot_identifiability.py"
+    ns = runpy.run_path(str(path), run_name="__main__")
+    assert ns["results"]["scattered"].holds is True
+    dense = ns["results"]["dense"]
+    assert dense.holds is False and dense.value > 1
+    assert len(ns["fig"].axes) == 4
+    plt.close("all")
