@@ -240,7 +240,7 @@ def main():
         f"**Time against r and n** (`H` with ceil(r/2) zeros in each column, "
         f"random positions, uniform non-zeros; time limit {time_limit:.0f} s per "
         "solve; `auto` = separability test, one LP, then vertex enumeration "
-        "for r <= 8 and n <= 150 or branch and bound otherwise; Gurobi solves "
+        "for r <= 6, branch and bound otherwise; Gurobi solves "
         "two programs: the published one, max ||x||^2 over the dual slice "
         "with Cutoff = 1 + 1e-6, which decides only the first part of SSC, and "
         "the same with the unit vectors excluded by indicator constraints "

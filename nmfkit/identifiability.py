@@ -231,8 +231,7 @@ def check_ssc(H, *, method="auto", time_limit=None, tol=1e-6, gap=1e-4,
         usually slower than ``"bnb"``). ``"gurobi"``: the non-convex QP solved
         by Gurobi (``pip install gurobipy``; its free licence limits model
         size, reported as status ``"size over licence"``). ``"auto"``:
-        ``"vertices"`` for ``r <= 6``, or ``r <= 8`` with ``n <= 150``;
-        ``"bnb"`` otherwise.
+        ``"vertices"`` for ``r <= 6``, ``"bnb"`` otherwise.
     time_limit : float or None, default=None
         Seconds for the solver (``"bnb"``, ``"milp"``, ``"gurobi"``). When it
         runs out the result has ``status="time_limit"`` and proven bounds;
@@ -314,7 +313,7 @@ def check_ssc(H, *, method="auto", time_limit=None, tol=1e-6, gap=1e-4,
         return unbounded(d, "cone")
 
     if method == "auto":
-        method = "vertices" if r <= 6 or (r <= 8 and n <= 150) else "bnb"
+        method = "vertices" if r <= 6 else "bnb"
     if r == 2:
         method = "vertices"  # a segment; the solvers need r >= 3
     if method == "vertices":

@@ -364,6 +364,9 @@ def ssc_gurobi(Hn, tol, time_limit=None, threads=None, gap=1e-4, exclude_units=T
 
 
 # ----------------------------------------------------------------------- bnb
+# tau = _RADIUS / (1 + Y): on x_k >= 1 - tau, ||x||^2 <= 1 - (2 - _RADIUS) t
+_RADIUS = 1.9
+
 class _PolytopeLP:
     """Repeated LPs over ``{x : A x >= 0, e^T x = 1, l <= x <= u}``.
 
@@ -442,10 +445,11 @@ def local_radius(Hn, k, tol):
 
     With ``A_k`` the columns that vanish in row ``k`` and
     ``P_k = {y : H[-k, A_k]^T y >= 0, e^T y = 1}``, every ``x`` of ``P`` is
-    ``x = e_k + t (y - e_k)``-like: ``x_k = 1 - t`` and ``x_{-k} = t y`` with
-    ``y`` in ``P_k``, so ``||x||^2 = 1 - 2t + t^2 (1 + ||y||^2)``. With
-    ``Y >= max_{P_k} ||y||^2`` (box LPs), ``||x||^2 <= 1 - t`` whenever
-    ``t <= 1 / (1 + Y)``. Returns that ``tau = 1 / (1 + Y)``, or ``None``
+    ``x_k = 1 - t`` and ``x_{-k} = t y`` with ``t >= 0`` and ``y`` in ``P_k``
+    (when ``e`` is interior to ``cone(H[-k, A_k])``), so
+    ``||x||^2 = 1 - 2t + t^2 (1 + ||y||^2)``. With ``Y >= max_{P_k} ||y||^2``
+    (box LPs and the concave envelope), ``||x||^2 <= 1 - 0.1 t`` whenever
+    ``t <= 1.9 / (1 + Y)``. Returns that ``tau``, or ``None``
     with a direction ``d`` (``x = e_k + s d`` has ``||x||^2 > 1`` for small
     ``s > 0``) when ``e`` is not interior to ``cone(H[-k, A_k])``.
     """
@@ -459,9 +463,19 @@ def local_radius(Hn, k, tol):
         An = A / A.sum(axis=0)  # columns are non-zero off row k
         d_rest = cone_direction(An, tol)
         if d_rest is None:
-            lo, hi = box_bounds(An)
-            Y = float(np.sum(np.maximum(lo * lo, hi * hi)))
-            return 1.0 / (1.0 + Y), None
+            lp = _PolytopeLP(An.T)
+            free_lo, free_hi = np.full(r - 1, -np.inf), np.full(r - 1, np.inf)
+            lo, hi = np.empty(r - 1), np.empty(r - 1)
+            for i in range(r - 1):
+                c = np.zeros(r - 1)
+                c[i] = 1.0
+                lo[i] = -lp.maximize(-c, free_lo, free_hi)[0]
+                hi[i] = lp.maximize(c, free_lo, free_hi)[0]
+            # Y >= ||y||^2 on P_k: the concave envelope of sum y_i^2 on the box
+            val, y = lp.maximize(lo + hi, lo, hi)
+            Y = float(val - lo @ hi) if y is not None else \
+                float(np.sum(np.maximum(lo * lo, hi * hi)))
+            return _RADIUS / (1.0 + Y), None
     # A^T d_rest >= 0 and e^T d_rest = 0: x = e_k + s d stays in P for small
     # s > 0 and ||x||^2 = 1 + s^2 ||d||^2 > 1
     d = np.zeros(r)
@@ -514,11 +528,24 @@ def ssc_bnb(Hn, tol, time_limit=None, max_nodes=None, gap=1e-4):
         lo[i] = -val
         hi[i] = lp.maximize(c, free, caps)[0]
 
+    # ||x||^2 <= 1 - 2 t_k + t_k^2 (1 + Y_k) with t_k = 1 - x_k, for every k
+    # whose neighbourhood was proven; convex in t_k, so on a box its maximum
+    # is at an end of [1 - u_k, 1 - l_k]
+    proven = np.isfinite(caps)
+    onepY = _RADIUS / np.where(proven, 1.0 - caps, 1.0)
+
+    def local_bound(l, u):
+        if not proven.any():
+            return np.inf
+        ends = np.stack([1.0 - u[proven], 1.0 - l[proven]])
+        g = 1.0 - 2.0 * ends + ends * ends * onepY[proven]
+        return float(g.max(axis=0).min())
+
     def solve(l, u):
         val, x = lp.maximize(l + u, l, u)
         if x is None:
             return -np.inf, None
-        return val - float(l @ u), x
+        return min(val - float(l @ u), local_bound(l, u)), x
 
     threshold = 1.0 - tol  # below this a node cannot break SSC
     ub0, x0 = solve(lo, hi)
