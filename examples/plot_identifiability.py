@@ -46,7 +46,8 @@ for name, res in results.items():
 
 # %%
 # Plane coordinates: an orthonormal basis of ``{x : sum(x) = 0}``.
-Q = np.array([[1.0, -1.0, 0.0], [1.0, 1.0, -2.0]]).T / np.array([np.sqrt(2), np.sqrt(6)])
+Q = np.array([[1.0, -1.0, 0.0], [1.0, 1.0, -2.0]]).T
+Q /= np.linalg.norm(Q, axis=0)
 
 
 def to_plane(points):

@@ -103,8 +103,10 @@ class SSCResult:
         """One sentence saying what was found."""
         shape = f"H ({self.r} x {self.n})"
         if self.holds:
-            how = "it contains a scaled identity (separable)" if self.method == "separable" \
-                else f"p* = 1 and only unit vectors attain it ({self.method})"
+            if self.method == "separable":
+                how = "it contains a scaled identity (separable)"
+            else:
+                how = f"p* = 1 and only unit vectors attain it ({self.method})"
             return f"{shape} satisfies the sufficiently scattered condition: {how}."
         if self.holds is None:
             return (f"Undecided for {shape}: {self.status}, "
@@ -284,8 +286,10 @@ def check_ssc(H, *, method="auto", time_limit=None, tol=1e-6, gap=1e-4,
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}; got {method!r}.")
     if time_limit is not None and (not isinstance(time_limit, Real)
-                                   or isinstance(time_limit, bool) or not time_limit > 0):
-        raise ValueError(f"time_limit must be a positive number or None; got {time_limit!r}.")
+                                   or isinstance(time_limit, bool)
+                                   or not time_limit > 0):
+        raise ValueError("time_limit must be a positive number or None; "
+                         f"got {time_limit!r}.")
     for name, val in (("tol", tol), ("gap", gap), ("zero_tol", zero_tol)):
         if not isinstance(val, Real) or isinstance(val, bool) or not 0 <= val < 1:
             raise ValueError(f"{name} must be a number in [0, 1); got {val!r}.")

@@ -1,4 +1,5 @@
-"""Tests of nmfkit.identifiability: exact checks of the sufficiently scattered condition."""
+"""Tests of nmfkit.identifiability: exact checks of the sufficiently scattered
+condition against an independent brute-force vertex enumeration."""
 
 import itertools
 import runpy
@@ -260,7 +261,8 @@ def test_gurobi_agrees():
     res = check_ssc(H, method="gurobi")
     if res.status != "size over licence":
         assert res.holds is False
-        assert res.value == pytest.approx(check_ssc(H, method="vertices").value, rel=1e-4)
+        exact = check_ssc(H, method="vertices").value
+        assert res.value == pytest.approx(exact, rel=1e-4)
 
 
 # ------------------------------------------------------------ factorizations
@@ -310,7 +312,8 @@ def test_example_draws_the_cones(monkeypatch, tmp_path):
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(plt, "show", lambda *a, **k: None)
-    path = Path(__file__).resolve().parent.parent / "examples" / "plot_identifiability.py"
+    root = Path(__file__).resolve().parent.parent
+    path = root / "examples" / "plot_identifiability.py"
     ns = runpy.run_path(str(path), run_name="__main__")
     assert ns["results"]["scattered"].holds is True
     dense = ns["results"]["dense"]

@@ -268,7 +268,8 @@ def ssc_milp(Hn, tol, time_limit=None, decide_only=False):
                options=options)
     out = {"x": None, "status": "optimal"}
     if res.status == 2:  # infeasible: no non-unit KKT point above mu_lo / 2
-        out["q_lower"], out["q_upper"] = -np.inf, mu_lo / 2.0 if decide_only else -np.inf
+        out["q_lower"] = -np.inf
+        out["q_upper"] = mu_lo / 2.0 if decide_only else -np.inf
         return out
     if res.status not in (0, 1):
         raise RuntimeError(f"HiGHS MILP failed: {res.message}")
@@ -595,6 +596,7 @@ def ssc_bnb(Hn, tol, time_limit=None, max_nodes=None, gap=1e-4):
         out["q_upper"] = max(upper, best_f)
     else:
         # proved: nothing on P' exceeds max(threshold, best_f) (+ tol)
-        out["q_upper"] = (best_f + gap * max(1.0, best_f)) if best_f >= threshold else threshold
+        out["q_upper"] = (best_f + gap * max(1.0, best_f)
+                          if best_f >= threshold else threshold)
     out["nodes"] = nodes
     return out
