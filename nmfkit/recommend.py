@@ -371,6 +371,13 @@ class NBMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         solve = make_qubo_solver(self.solver, num_reads=self.num_reads,
                                  n_sweeps=self.n_sweeps, random_state=rng)
+        # 'anneal': the first H step anneals every item; the later ones start
+        # from columns already in a good basin and only descend (single and
+        # pair flips). 'anneal' and 'exact' skip the items whose column is
+        # provably optimal; a sampler gets every item at every step.
+        builtin = isinstance(self.solver, str)
+        solve_next = (make_qubo_solver("descent") if self.solver == "anneal"
+                      else None) if builtin else None
         best = None
         for run in range(self.n_init):
             t0 = time.perf_counter()
@@ -378,7 +385,8 @@ class NBMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                              random_state=rng)
             W, H, n_iter, history = fit_nbmf(
                 X, None, H, observed=observed, l2=self.ridge_, solve=solve,
-                max_iter=self.max_iter, tol=self.tol, verbose=self.verbose)
+                solve_next=solve_next, certify=builtin, max_iter=self.max_iter,
+                tol=self.tol, verbose=self.verbose)
             if self.verbose:
                 print(f"NBMF start {run + 1}: {n_iter} iterations in "
                       f"{time.perf_counter() - t0:.3f} s, objective {history[-1]:.6g}")

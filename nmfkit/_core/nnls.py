@@ -56,6 +56,14 @@ class _RowProblems:
             self.HH = None
         elif isinstance(observed, str):
             self.HT = np.ascontiguousarray(H.T)
+            # products of pairs of rows of H (n, k(k+1)/2) when they fit the
+            # budget: a chunk's Grams are then one sparse-dense product of
+            # its pattern with them, with no (nnz, k, k) temporary
+            self.pairs = np.triu_indices(k)
+            self.HH = None
+            if n * self.pairs[0].size <= _GRAM_BUDGET:
+                a, b = self.pairs
+                self.HH = np.ascontiguousarray((H[a] * H[b]).T)
         else:
             # (n, k*k): column (a, b) holds H[a] * H[b]
             self.HH = (H[:, None, :] * H[None, :, :]).reshape(k * k, n).T
@@ -87,6 +95,20 @@ class _RowProblems:
         if obs is None:
             A = np.asarray(X[start:stop] @ H.T, dtype=self.dtype)
             G = np.broadcast_to(self.B, (c, k, k))
+            return A, G
+        if isinstance(obs, str) and self.HH is not None:
+            lo, hi = X.indptr[start], X.indptr[stop]
+            local = X.indptr[start:stop + 1] - lo
+            cols = X.indices[lo:hi]
+            S = sp.csr_matrix((np.ones(hi - lo, dtype=self.dtype), cols, local),
+                              shape=(c, X.shape[1]))
+            P = np.asarray(S @ self.HH)
+            a, b = self.pairs
+            G = np.empty((c, k, k), dtype=P.dtype)
+            G[:, a, b] = P
+            G[:, b, a] = P
+            S.data = np.asarray(X.data[lo:hi], dtype=self.dtype)
+            A = np.asarray(S @ self.HT)
             return A, G
         if isinstance(obs, str):
             lo, hi = X.indptr[start], X.indptr[stop]
