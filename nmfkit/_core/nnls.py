@@ -71,7 +71,12 @@ class _RowProblems:
     def chunks(self):
         m, n = self.X.shape
         k = self.k
-        if isinstance(self.observed, str):
+        if isinstance(self.observed, str) and self.HH is not None:
+            # no per-rating temporary: bound the (rows, k, k) Grams only
+            step = max(1, _GRAM_BUDGET // max(1, k * k))
+            for start in range(0, m, step):
+                yield start, min(m, start + step)
+        elif isinstance(self.observed, str):
             # bound the gathered (nnz_chunk, k, k) tensor
             indptr = self.X.indptr
             per = max(1, _GRAM_BUDGET // max(1, k * k))
