@@ -191,7 +191,8 @@ def _profile_summary(ml, k):
 
 
 def speed(k_gen=15):
-    cases = {"generated 610 x 9,724 (80,669 train / 20,167 test)": (make_ratings(), [k_gen]),
+    cases = {"generated 610 x 9,724 (80,669 train / 20,167 test)": (
+                 make_ratings(), [k_gen]),
              "ml-100k u1 (943 x 1,682, 80,000 / 20,000)": (
                  load_movielens(data_folder(), fold=1), [10, 15])}
     rows = []
@@ -199,7 +200,8 @@ def speed(k_gen=15):
         s_rmse, _, s_cpu, _, s_wall, _ = run_surprise(ml, "NMF")
         for k in ks:
             rmse, _, cpu, _, wall, model = run_nbmf(ml, n_components=k)
-            rows.append((name, k, rmse, cpu, wall, model.n_iter_, s_rmse, s_cpu, s_wall))
+            rows.append((name, k, rmse, cpu, wall, model.n_iter_, s_rmse, s_cpu,
+                         s_wall))
             print(f"speed {name} k={k}: NBMF RMSE {rmse:.4f} CPU {cpu:.2f} s wall "
                   f"{wall:.2f} s ({model.n_iter_} it.); surprise NMF RMSE {s_rmse:.4f} "
                   f"CPU {s_cpu:.2f} s wall {s_wall:.2f} s; ratio {cpu / s_cpu:.2f}",
@@ -531,7 +533,8 @@ def main():
     if not args.no_write:
         header = ("## NBMF on MovieLens 100k (`bench_nbmf.py`)\n\nSee "
                   "[nbmf.md](nbmf.md) for the method and a discussion.\n\n")
-        kept = re.search(r"<!-- bench_nbmf_speed:start -->.*?<!-- bench_nbmf_speed:end -->",
+        kept = re.search(r"<!-- bench_nbmf_speed:start -->.*?"
+                         r"<!-- bench_nbmf_speed:end -->",
                          _common.DOCS_BENCHMARKS.read_text(), re.DOTALL)
         _common.update_doc_section(
             "bench_nbmf", header + body + ("\n\n" + kept.group(0) if kept else ""))

@@ -33,7 +33,7 @@ Cases:
 
 Usage (from the repository root)::
 
-    python benchmarks/bench_seminmf.py            # cases a, b; writes docs/benchmarks.md
+    python benchmarks/bench_seminmf.py            # cases a, b; writes docs/
     python benchmarks/bench_seminmf.py --cases s  # the start only (its own sub-table)
     python benchmarks/bench_seminmf.py --quick    # small sizes, writes nothing
 """
@@ -227,7 +227,8 @@ def start_case(m, n, k, seeds, repeats=2):
                 r["fit"].append(t_fit)
                 r["err"].append(model.reconstruction_err_)
                 r["it"].append(model.n_iter_)
-                print(f"  seed {seed} {name}: start {t_start:.3f} s, fit {t_fit:.3f} s, "
+                print(f"  seed {seed} {name}: start {t_start:.3f} s, "
+                      f"fit {t_fit:.3f} s, "
                       f"error {model.reconstruction_err_:.6g}, {model.n_iter_} it.",
                       flush=True)
     return out
@@ -240,7 +241,8 @@ def start_report(out, shape, seeds, threads):
         "",
         f"Command: `{command_line()}` ({utc_now()}, load average {load_average()}, "
         f"BLAS threads: {threads}). A default `SemiNMF(n_components={k})` fit on a "
-        f"planted {m} x {n} (case (a)'s generator), seeds {', '.join(map(str, seeds))}, "
+        f"planted {m} x {n} (case (a)'s generator), seeds "
+        f"{', '.join(map(str, seeds))}, "
         "the two starts interleaved in one process; the fit's time includes its "
         "start, the start is also timed alone. Goal: the start at most a quarter of "
         "the fit, at the same objective.",

@@ -77,7 +77,10 @@ class NBMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
       users who rated it, :math:`Q_{aa} = \sum_i W_{ia}(W_{ia} - 2X_{ij})`,
       :math:`Q_{ab} = 2\sum_i W_{ia}W_{ib}` (:math:`a < b`), minimised by
       ``solver``. A column is replaced only by one of strictly lower energy,
-      so no H step raises the objective, and neither does a W step.
+      so no H step raises the objective, and neither does a W step. With
+      ``'anneal'`` or ``'exact'``, an item whose current column provably
+      minimises its QUBO (no single flip lowers the linear part of the energy
+      change, and the quadratic part cannot be negative) is not solved again.
 
     It stops when the objective falls by at most ``tol`` (relative) in an
     iteration, when the H step changes nothing, or after ``max_iter``
@@ -130,7 +133,10 @@ class NBMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
         * ``'anneal'``: simulated annealing vectorised over all items at once
           (``num_reads`` chains of ``n_sweeps`` sweeps, one starting from the
-          current column);
+          current column) on the first H step; the later H steps start from
+          columns already in a good basin and descend by single and pair bit
+          flips (``nmfkit._core.qubo.solve_descent``), many times cheaper,
+          with the same test error on MovieLens-like data;
         * ``'exact'``: enumeration of the ``2**k`` states, vectorised over
           items (Gray code over the high bits, a bit matrix for the low
           ones); practical up to ``k`` of about 16, refused above 20;

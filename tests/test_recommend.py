@@ -460,7 +460,8 @@ def test_w_step_is_the_exact_nnls_cold_and_warm(kind):
     Xo = np.where(observed, X, 0)
     if kind == "stored":
         rows, cols = np.nonzero(observed)
-        Xo, observed = sp.csr_matrix((X[rows, cols], (rows, cols)), shape=X.shape), "stored"
+        Xo = sp.csr_matrix((X[rows, cols], (rows, cols)), shape=X.shape)
+        observed = "stored"
     elif kind == "full":
         observed = None
     W_cold = _w_step(Xo, H, None, observed, 0.7)

@@ -11,16 +11,23 @@ minimising
 by alternating two exact or heuristic block minimisations:
 
 * **W step** -- every row by non-negative least squares with the ridge
-  :math:`l_2` on its observed entries (:func:`nmfkit._core.nnls.nnls`, exact);
+  :math:`l_2` on its observed entries (:func:`_w_step`: the answer of
+  :func:`nmfkit._core.nnls.nnls`, exact, found first by one batched solve on
+  the support of the previous weights);
 * **H step** -- every column :math:`h_j` is a QUBO over ``k`` bits built from
   the users who observed item ``j`` (:func:`nmfkit._core.qubo.qubo_from_gram`
   of their Gram terms, computed by the per-row Gram helper of the NNLS module
   on the transposed problem), minimised by one of the solvers of
-  :mod:`nmfkit._core.qubo`. A column is only replaced by a state of strictly
-  lower energy, so the H step never raises :math:`f`.
+  :mod:`nmfkit._core.qubo` (optionally another one after the first step,
+  e.g. annealing first, then pair-flip descent from the annealed columns).
+  A column is only replaced by a state of strictly lower energy, so the H
+  step never raises :math:`f`; a column that provably minimises its QUBO
+  (:func:`certified_optimal`) is not handed to the solver at all.
 
-The per-item Gram matrices are built chunk by chunk of items, so memory stays
-``O(nnz + (n_samples + n_features) k + chunk k^2)``.
+The per-row and per-item Gram matrices are built chunk by chunk from one
+sparse product of the observation pattern with the ``k (k + 1) / 2`` pair
+products of the fixed factor, so memory stays
+``O(nnz + (n_samples + n_features) k^2 + chunk k^2)``.
 """
 
 import numpy as np

@@ -137,8 +137,8 @@ def init_semi(X, k, init, *, random_state=None):
     ``"random"``: uniform on [0, 1). ``"kmeans"``: cluster indicators of
     k-means on the rows, plus 0.2 (Ding, Li & Jordan); on more than
     ``max(2000, 100 k)`` rows the centres are fitted on a random subset of
-    that many rows and every row is then assigned to its nearest centre. ``"svd"``: sign-split
-    truncated SVD: the positive and the negative part of ``u_j s_j`` for the
+    that many rows and every row is then assigned to its nearest centre.
+    ``"svd"``: sign-split truncated SVD: the positive and the negative part of ``u_j s_j`` for the
     top ``ceil(k / 2)`` singular triplets, so that ``G F`` can reproduce the
     best rank-``ceil(k/2)`` approximation of ``X`` exactly (``F`` rows
     ``v_j`` and ``-v_j``).
