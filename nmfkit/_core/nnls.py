@@ -155,9 +155,16 @@ def _batched_cd(W, A, G, l1, l2, order, max_sweeps, *, eps2=0.0, atol=0.0,
     Returns (violation of the first sweep, number of sweeps).
     """
     c, k = W.shape
-    diag = np.einsum("ikk->ik", G) + l2
-    safe = np.where(diag > 0, diag, 1)
+    # work in the transposed layout: the coordinate being updated and its
+    # Gram rows are contiguous (c,) vectors and (k, c) slabs
+    shared = c > 0 and G.strides[0] == 0  # one Gram for every row (broadcast)
+    B = np.asarray(G[0]) if shared else None
+    Gt = None if shared else np.ascontiguousarray(np.transpose(G, (1, 2, 0)))
+    Wt = np.ascontiguousarray(W.T)
+    At = np.ascontiguousarray(A.T)
+    diag = np.einsum("ikk->ki", G) + l2
     live = diag > 0
+    inv = np.where(live, 1.0 / np.where(live, diag, 1), 0).astype(Wt.dtype, copy=False)
     first_viol = 0.0
     d1 = None
     sweeps = 0
@@ -168,8 +175,11 @@ def _batched_cd(W, A, G, l1, l2, order, max_sweeps, *, eps2=0.0, atol=0.0,
         if rng is not None and s > 0:
             order = rng.permutation(k)
         for t in order:
-            w = W[:, t]
-            g = np.einsum("ij,ij->i", G[:, t, :], W) - A[:, t]
+            w = Wt[t]
+            if shared:
+                g = B[t] @ Wt - At[t]
+            else:  # Gt[t] = G[:, t, :].T
+                g = np.einsum("ji,ji->i", Gt[t], Wt) - At[t]
             if l1:
                 g += l1
             if l2:
@@ -177,17 +187,18 @@ def _batched_cd(W, A, G, l1, l2, order, max_sweeps, *, eps2=0.0, atol=0.0,
             if s == 0:
                 pg = np.where(w > 0, g, np.minimum(g, 0))
                 first_viol += float(np.abs(pg).sum())
-            new = np.maximum(w - g / safe[:, t], 0)
-            new[~live[:, t]] = 0
+            new = np.maximum(w - g * inv[t], 0)
+            new *= live[t]  # w_t = 0 where the coordinate has no curvature
             delta = new - w
             d += float(np.dot(delta, delta))
             if delta.size:
                 dmax = max(dmax, float(np.abs(delta).max()))
-            W[:, t] = new
+            Wt[t] = new
         if d1 is None:
             d1 = d
         if d <= eps2 * d1 or dmax <= atol:
             break
+    W[...] = Wt.T
     return first_viol, sweeps
 
 
