@@ -369,7 +369,7 @@ def _pair_descent(S, d, C, max_rounds=None):
             break
         sub = flat_S[live]
         j = item[live]
-        Cl = C[j]
+        Cl = C if r == 1 and live.size == c else C[j]  # all states of one read
         sigma = 1.0 - 2.0 * sub
         delta = sigma * (d[j] + np.einsum("lab,lb->la", Cl, sub))
         D2 = delta[:, :, None] + delta[:, None, :]
