@@ -72,7 +72,9 @@ class SemiNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         Number of features ``k``. ``None`` keeps ``n_features``.
     init : {'kmeans', 'svd', 'random'}, default='kmeans'
         Initial ``G``. ``'kmeans'``: k-means cluster indicators of the rows
-        plus 0.2 (Ding et al.). ``'svd'``: positive and negative parts of the
+        plus 0.2 (Ding et al.); above ``max(2000, 100 k)`` rows the centres
+        are fitted on a random subset of that many rows, then every row goes
+        to its nearest centre. ``'svd'``: positive and negative parts of the
         top ``ceil(k/2)`` left singular vectors (times singular values), plus
         a small offset so that no entry starts at zero. ``'random'``: uniform
         on [0, 1).

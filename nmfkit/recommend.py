@@ -256,7 +256,10 @@ class NBMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
       users who rated it, :math:`Q_{aa} = \sum_i W_{ia}(W_{ia} - 2X_{ij})`,
       :math:`Q_{ab} = 2\sum_i W_{ia}W_{ib}` (:math:`a < b`), minimised by
       ``solver``. A column is replaced only by one of strictly lower energy,
-      so no H step raises the objective, and neither does a W step.
+      so no H step raises the objective, and neither does a W step. With
+      ``'anneal'`` or ``'exact'``, an item whose current column provably
+      minimises its QUBO (no single flip lowers the linear part of the energy
+      change, and the quadratic part cannot be negative) is not solved again.
 
     It stops when the objective falls by at most ``tol`` (relative) in an
     iteration, when the H step changes nothing, or after ``max_iter``
@@ -309,7 +312,10 @@ class NBMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
         * ``'anneal'``: simulated annealing vectorised over all items at once
           (``num_reads`` chains of ``n_sweeps`` sweeps, one starting from the
-          current column);
+          current column) on the first H step; the later H steps start from
+          columns already in a good basin and descend by single and pair bit
+          flips (``nmfkit._core.qubo.solve_descent``), many times cheaper,
+          with the same test error on MovieLens-like data;
         * ``'exact'``: enumeration of the ``2**k`` states, vectorised over
           items (Gray code over the high bits, a bit matrix for the low
           ones); practical up to ``k`` of about 16, refused above 20;
@@ -551,6 +557,13 @@ class NBMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         solve = make_qubo_solver(self.solver, num_reads=self.num_reads,
                                  n_sweeps=self.n_sweeps, random_state=rng)
+        # 'anneal': the first H step anneals every item; the later ones start
+        # from columns already in a good basin and only descend (single and
+        # pair flips). 'anneal' and 'exact' skip the items whose column is
+        # provably optimal; a sampler gets every item at every step.
+        builtin = isinstance(self.solver, str)
+        solve_next = (make_qubo_solver("descent") if self.solver == "anneal"
+                      else None) if builtin else None
         best = None
         for run in range(self.n_init):
             t0 = time.perf_counter()
@@ -558,8 +571,8 @@ class NBMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                              random_state=rng)
             W, H, n_iter, history = fit_nbmf(
                 X, None, H, observed=observed, l2=self.ridge_, solve=solve,
-                max_iter=self.max_iter, tol=self.tol,
-                verbose=solver_verbose(self.verbose))
+                solve_next=solve_next, certify=builtin, max_iter=self.max_iter,
+                tol=self.tol, verbose=solver_verbose(self.verbose))
             if self.verbose:
                 print(f"NBMF start {run + 1}: {n_iter} iterations in "
                       f"{time.perf_counter() - t0:.3f} s, objective {history[-1]:.6g}")

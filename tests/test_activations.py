@@ -400,3 +400,22 @@ def test_collect_activations_drops_padding_and_removes_hooks_on_error():
         collect_activations(model, model.mlp, [])
     with pytest.raises(TypeError, match="torch.nn.Module"):
         collect_activations(model, "mlp", [])
+
+
+def test_kmeans_start_on_a_row_subset_finds_the_planted_clusters():
+    # above max(2000, 100 k) rows the centres come from a subset of rows and
+    # every row is assigned to its nearest one: the planted clusters of a tall
+    # X are still the start's indicators, and the start is reproducible
+    from nmfkit._core import semi
+
+    k = 4
+    X, G_true, _ = planted_clusters(m=2600, n=20, k=k, noise=0.01, seed=3)
+    assert X.shape[0] > max(semi._KMEANS_MIN_ROWS, semi._KMEANS_ROWS_PER_CLUSTER * k)
+    G0 = init_semi(X, k, "kmeans", random_state=0)
+    np.testing.assert_array_equal(G0, init_semi(X, k, "kmeans", random_state=0))
+    labels = G0.argmax(axis=1)
+    truth = G_true.argmax(axis=1)
+    # one start cluster per planted cluster (a bijection)
+    pairs = set(zip(truth.tolist(), labels.tolist()))
+    assert len(pairs) == k and len({a for a, _ in pairs}) == k
+    np.testing.assert_allclose(np.sort(G0, axis=1)[:, :-1], 0.2)

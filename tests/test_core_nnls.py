@@ -149,3 +149,20 @@ def test_degenerate(case):
     if case == "k_large":
         ref = scipy_rows(X, H)
         np.testing.assert_allclose(W @ H, ref @ H, atol=1e-5)
+
+
+def test_stored_grams_from_pair_products_match_the_gathered_ones():
+    # the "stored" per-row Grams come from one sparse product with the pair
+    # products of H when they fit the budget; the gathered path is the fallback
+    from nmfkit._core.nnls import _RowProblems
+
+    rng = np.random.default_rng(7)
+    X = sp.random(70, 90, density=0.2, random_state=1, format="csr")
+    H = rng.random((6, 90))
+    fast = _RowProblems(X, H, "stored")
+    assert fast.HH is not None
+    slow = _RowProblems(X, H, "stored")
+    slow.HH = None
+    for start, stop in fast.chunks():
+        for got, want in zip(fast.get(start, stop), slow.get(start, stop)):
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)

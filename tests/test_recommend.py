@@ -14,7 +14,9 @@ from nmfkit.recommend import ratings_matrix
 from nmfkit._core.nbmf import (
     _h_step,
     _transposed,
+    _w_step,
     binary_start,
+    certified_optimal,
     fit_nbmf,
     make_qubo_solver,
     nbmf_objective,
@@ -24,6 +26,7 @@ from nmfkit._core.qubo import (
     qubo_energy,
     qubo_from_gram,
     solve_anneal,
+    solve_descent,
     solve_exact,
     solve_sampler,
 )
@@ -508,3 +511,106 @@ def test_inverse_transform_checks_the_width():
         model.inverse_transform(np.ones((5, 3)))
     with pytest.raises(ValueError, match="NaN"):
         model.inverse_transform(np.full((5, 2), np.nan))
+
+# ------------------------------------------------- fast paths of the fit (issue 21)
+def _gram_qubos(c=300, n_raters=6, k=6, seed=0):
+    rng = np.random.RandomState(seed)
+    V = rng.uniform(0, 1.5, (c, n_raters, k)) * (rng.rand(c, n_raters, k) < 0.7)
+    x = rng.choice(np.arange(1, 6), (c, n_raters)).astype(float)
+    G = np.einsum("cia,cib->cab", V, V)
+    b = np.einsum("cia,ci->ca", V, x)
+    return G, b, qubo_from_gram(G, b)
+
+
+def test_certified_columns_are_global_minima():
+    G, b, Q = _gram_qubos()
+    S_opt, E_opt = solve_exact(Q)
+    # every certified state is optimal: the optima are certified where the
+    # relaxation's conditions hold, and random states only where optimal
+    assert certified_optimal(G, b, S_opt).any()
+    rng = np.random.RandomState(1)
+    for S in (S_opt, (rng.rand(*b.shape) < 0.5).astype(float)):
+        ok = certified_optimal(G, b, S)
+        np.testing.assert_allclose(qubo_energy(Q, S)[ok], E_opt[ok], rtol=1e-12,
+                                   atol=1e-9)
+    # and a state with an improving single flip is never certified
+    S = S_opt.copy()
+    S[:, 0] = 1.0 - S[:, 0]
+    worse = qubo_energy(Q, S) > E_opt + 1e-9
+    assert not certified_optimal(G, b, S)[worse].any()
+
+
+def test_descent_is_a_pair_flip_local_minimum_never_above_init():
+    G, b, Q = _gram_qubos(seed=2)
+    rng = np.random.RandomState(3)
+    init = (rng.rand(*b.shape) < 0.5).astype(float)
+    S, E = solve_descent(Q, init=init)
+    assert np.all(E <= qubo_energy(Q, init) + 1e-12)
+    np.testing.assert_allclose(E, qubo_energy(Q, S))
+    k = S.shape[1]
+    for a in range(k):
+        for c in range(a, k):
+            T = S.copy()
+            T[:, a] = 1.0 - T[:, a]
+            if c != a:
+                T[:, c] = 1.0 - T[:, c]
+            assert np.all(qubo_energy(Q, T) >= E - 1e-9)
+    # a warm start that is already optimal stays put
+    S_opt, _ = solve_exact(Q)
+    np.testing.assert_array_equal(solve_descent(Q, init=S_opt)[0], S_opt)
+
+
+@pytest.mark.parametrize("kind", ["stored", "mask", "full"])
+def test_w_step_is_the_exact_nnls_cold_and_warm(kind):
+    X, _, H = planted(m=50, n=40, k=4, missing=0.0 if kind == "full" else 0.4,
+                      noise=0.3, seed=13)
+    observed = ~np.isnan(X)
+    Xo = np.where(observed, X, 0)
+    if kind == "stored":
+        rows, cols = np.nonzero(observed)
+        Xo = sp.csr_matrix((X[rows, cols], (rows, cols)), shape=X.shape)
+        observed = "stored"
+    elif kind == "full":
+        observed = None
+    W_cold = _w_step(Xo, H, None, observed, 0.7)
+    np.testing.assert_allclose(W_cold, nnls(Xo, H, observed=observed, l2=0.7),
+                               rtol=1e-9, atol=1e-12)
+    H2 = H.copy()
+    H2[0] = 1.0 - H2[0]  # another H: the warm start's support is wrong
+    W_warm = _w_step(Xo, H2, W_cold.copy(), observed, 0.7)
+    np.testing.assert_allclose(W_warm, nnls(Xo, H2, observed=observed, l2=0.7),
+                               rtol=1e-9, atol=1e-12)
+
+
+def test_certified_h_step_equals_the_plain_exact_h_step():
+    X, _, _ = planted(m=40, n=60, k=4, missing=0.5, noise=0.3, seed=14)
+    observed = ~np.isnan(X)
+    Xo = np.where(observed, X, 0)
+    H = binary_start(Xo, observed, 4, random_state=0)
+    W = nnls(Xo, H, observed=observed, l2=0.5)
+    XT, obsT = _transposed(Xo, observed)
+    solve = make_qubo_solver("exact")
+    for _ in range(2):  # a few iterations in: columns near their optima
+        H = _h_step(XT, W, H, obsT, solve)
+        W = nnls(Xo, H, W=W, observed=observed, l2=0.5)
+    stats = []
+    H_cert = _h_step(XT, W, H, obsT, solve, certify=True, stats=stats)
+    np.testing.assert_array_equal(H_cert, _h_step(XT, W, H, obsT, solve))
+    assert stats[0] < H.shape[1]  # some items were certified and skipped
+
+
+def test_anneal_fit_is_not_worse_than_before_on_planted_data():
+    # the annealed first step plus descent recovers the planted factors as the
+    # annealer on every step did (test_planted_factors_are_recovered), and the
+    # objective it reaches is no worse than annealing at every step
+    X, _, _ = planted(m=80, n=50, k=4, missing=0.3, noise=0.2, seed=15)
+    observed = ~np.isnan(X)
+    Xo = np.where(observed, X, 0)
+    H0 = binary_start(Xo, observed, 4, random_state=0)
+    every = fit_nbmf(Xo, None, H0.copy(), observed=observed, l2=0.1, tol=0,
+                     solve=make_qubo_solver("anneal", random_state=0))
+    first = fit_nbmf(Xo, None, H0.copy(), observed=observed, l2=0.1, tol=0,
+                     solve=make_qubo_solver("anneal", random_state=0),
+                     solve_next=make_qubo_solver("descent"), certify=True)
+    assert first[3][-1] <= every[3][-1] * (1 + 1e-3)
+    assert np.all(np.diff(first[3]) <= 0)

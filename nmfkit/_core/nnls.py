@@ -56,6 +56,14 @@ class _RowProblems:
             self.HH = None
         elif isinstance(observed, str):
             self.HT = np.ascontiguousarray(H.T)
+            # products of pairs of rows of H (n, k(k+1)/2) when they fit the
+            # budget: a chunk's Grams are then one sparse-dense product of
+            # its pattern with them, with no (nnz, k, k) temporary
+            self.pairs = np.triu_indices(k)
+            self.HH = None
+            if n * self.pairs[0].size <= _GRAM_BUDGET:
+                a, b = self.pairs
+                self.HH = np.ascontiguousarray((H[a] * H[b]).T)
         else:
             # (n, k*k): column (a, b) holds H[a] * H[b]
             self.HH = (H[:, None, :] * H[None, :, :]).reshape(k * k, n).T
@@ -63,7 +71,12 @@ class _RowProblems:
     def chunks(self):
         m, n = self.X.shape
         k = self.k
-        if isinstance(self.observed, str):
+        if isinstance(self.observed, str) and self.HH is not None:
+            # no per-rating temporary: bound the (rows, k, k) Grams only
+            step = max(1, _GRAM_BUDGET // max(1, k * k))
+            for start in range(0, m, step):
+                yield start, min(m, start + step)
+        elif isinstance(self.observed, str):
             # bound the gathered (nnz_chunk, k, k) tensor
             indptr = self.X.indptr
             per = max(1, _GRAM_BUDGET // max(1, k * k))
@@ -87,6 +100,20 @@ class _RowProblems:
         if obs is None:
             A = np.asarray(X[start:stop] @ H.T, dtype=self.dtype)
             G = np.broadcast_to(self.B, (c, k, k))
+            return A, G
+        if isinstance(obs, str) and self.HH is not None:
+            lo, hi = X.indptr[start], X.indptr[stop]
+            local = X.indptr[start:stop + 1] - lo
+            cols = X.indices[lo:hi]
+            S = sp.csr_matrix((np.ones(hi - lo, dtype=self.dtype), cols, local),
+                              shape=(c, X.shape[1]))
+            P = np.asarray(S @ self.HH)
+            a, b = self.pairs
+            G = np.empty((c, k, k), dtype=P.dtype)
+            G[:, a, b] = P
+            G[:, b, a] = P
+            S.data = np.asarray(X.data[lo:hi], dtype=self.dtype)
+            A = np.asarray(S @ self.HT)
             return A, G
         if isinstance(obs, str):
             lo, hi = X.indptr[start], X.indptr[stop]
@@ -128,9 +155,16 @@ def _batched_cd(W, A, G, l1, l2, order, max_sweeps, *, eps2=0.0, atol=0.0,
     Returns (violation of the first sweep, number of sweeps).
     """
     c, k = W.shape
-    diag = np.einsum("ikk->ik", G) + l2
-    safe = np.where(diag > 0, diag, 1)
+    # work in the transposed layout: the coordinate being updated and its
+    # Gram rows are contiguous (c,) vectors and (k, c) slabs
+    shared = c > 0 and G.strides[0] == 0  # one Gram for every row (broadcast)
+    B = np.asarray(G[0]) if shared else None
+    Gt = None if shared else np.ascontiguousarray(np.transpose(G, (1, 2, 0)))
+    Wt = np.ascontiguousarray(W.T)
+    At = np.ascontiguousarray(A.T)
+    diag = np.einsum("ikk->ki", G) + l2
     live = diag > 0
+    inv = np.where(live, 1.0 / np.where(live, diag, 1), 0).astype(Wt.dtype, copy=False)
     first_viol = 0.0
     d1 = None
     sweeps = 0
@@ -141,8 +175,11 @@ def _batched_cd(W, A, G, l1, l2, order, max_sweeps, *, eps2=0.0, atol=0.0,
         if rng is not None and s > 0:
             order = rng.permutation(k)
         for t in order:
-            w = W[:, t]
-            g = np.einsum("ij,ij->i", G[:, t, :], W) - A[:, t]
+            w = Wt[t]
+            if shared:
+                g = B[t] @ Wt - At[t]
+            else:  # Gt[t] = G[:, t, :].T
+                g = np.einsum("ji,ji->i", Gt[t], Wt) - At[t]
             if l1:
                 g += l1
             if l2:
@@ -150,17 +187,18 @@ def _batched_cd(W, A, G, l1, l2, order, max_sweeps, *, eps2=0.0, atol=0.0,
             if s == 0:
                 pg = np.where(w > 0, g, np.minimum(g, 0))
                 first_viol += float(np.abs(pg).sum())
-            new = np.maximum(w - g / safe[:, t], 0)
-            new[~live[:, t]] = 0
+            new = np.maximum(w - g * inv[t], 0)
+            new *= live[t]  # w_t = 0 where the coordinate has no curvature
             delta = new - w
             d += float(np.dot(delta, delta))
             if delta.size:
                 dmax = max(dmax, float(np.abs(delta).max()))
-            W[:, t] = new
+            Wt[t] = new
         if d1 is None:
             d1 = d
         if d <= eps2 * d1 or dmax <= atol:
             break
+    W[...] = Wt.T
     return first_viol, sweeps
 
 

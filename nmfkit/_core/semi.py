@@ -123,6 +123,11 @@ def semi_objective(X, G, F, *, ridge=0.0, l1=0.0):
     return 0.5 * total + penalty
 
 
+# k-means start: rows the centres are fitted on (at most), see init_semi
+_KMEANS_MIN_ROWS = 2000
+_KMEANS_ROWS_PER_CLUSTER = 100
+
+
 # --------------------------------------------------------------------------
 # initialisation
 # --------------------------------------------------------------------------
@@ -130,8 +135,10 @@ def init_semi(X, k, init, *, random_state=None):
     """Initial ``G`` (``m x k``, non-negative, dtype of ``X``).
 
     ``"random"``: uniform on [0, 1). ``"kmeans"``: cluster indicators of
-    k-means on the rows, plus 0.2 (Ding, Li & Jordan). ``"svd"``: sign-split
-    truncated SVD: the positive and the negative part of ``u_j s_j`` for the
+    k-means on the rows, plus 0.2 (Ding, Li & Jordan); on more than
+    ``max(2000, 100 k)`` rows the centres are fitted on a random subset of
+    that many rows and every row is then assigned to its nearest centre.
+    ``"svd"``: sign-split truncated SVD: the positive and the negative part of ``u_j s_j`` for the
     top ``ceil(k / 2)`` singular triplets, so that ``G F`` can reproduce the
     best rank-``ceil(k/2)`` approximation of ``X`` exactly (``F`` rows
     ``v_j`` and ``-v_j``).
@@ -147,9 +154,17 @@ def init_semi(X, k, init, *, random_state=None):
         G = np.full((m, k), 0.2, dtype=dtype)
         c = min(k, m)
         if c >= 2 and np.ptp(X, axis=0).max(initial=0.0) > 0:
-            labels = KMeans(n_clusters=c, n_init=1, max_iter=30,
-                            random_state=rng.randint(np.iinfo(np.int32).max)
-                            ).fit_predict(X)
+            seed = rng.randint(np.iinfo(np.int32).max)
+            n_fit = max(_KMEANS_MIN_ROWS, _KMEANS_ROWS_PER_CLUSTER * c)
+            # the centres from a random subset of rows, then every row to its
+            # nearest centre (one product): same start quality, a fraction
+            # of the cost on tall X (docs/benchmarks.md, bench_seminmf)
+            km = KMeans(n_clusters=c, n_init=1, max_iter=30, random_state=seed)
+            if m > n_fit:
+                rows = np.sort(rng.choice(m, n_fit, replace=False))
+                labels = km.fit(X[rows]).predict(X)
+            else:
+                labels = km.fit_predict(X)
         else:
             labels = np.zeros(m, dtype=int)
         G[np.arange(m), labels] += 1.0
