@@ -450,18 +450,6 @@ def _active_client(dask):
     return client if isinstance(client, Client) else None
 
 
-def _pinned(dask, where):
-    """Annotate the block tasks of a pass with the worker holding ``X_b``."""
-    if where is None or all(w is None for w in where):
-        return contextlib.nullcontext()
-
-    def workers(key):
-        w = where[key[1]] if isinstance(key, tuple) and len(key) > 1 else None
-        return None if w is None else [w]
-
-    return dask.annotate(workers=workers, allow_other_workers=True)
-
-
 def _block_keys(key, n_blocks):
     """The row-block index a task key of a row-blocked array names, or ``None``."""
     if (isinstance(key, tuple) and len(key) >= 2 and isinstance(key[0], str)
@@ -509,22 +497,6 @@ class _Runner:
         self.limit_blas = self.client is None and scheduler in (None, dask.threaded.get)
         self.meta = np.empty((0, 0), dtype=object)
 
-    def placement(self):
-        """On a cluster, the worker holding each block ``X_b`` (if persisted).
-
-        Block tasks are pinned there, loosely (``allow_other_workers``: a
-        lost worker's blocks are recomputed elsewhere), so that ``W_b`` stays
-        beside ``X_b`` and work stealing does not move data blocks to balance
-        a pass. Blocks of an ``X`` read from a source at each pass are placed
-        by the scheduler (which moves the smaller ``W_b`` to them).
-        """
-        if self.client is None:
-            return None
-        X = self.blocks.X
-        keys = [(X.name, i) + (0,) * (X.ndim - 1) for i in range(X.numblocks[0])]
-        who = self.client.who_has()
-        return [min(who.get(key) or (None,), key=str) for key in keys]
-
     def initial(self, func, **kwargs):
         """Blocks' first states, made on the workers by ``func(block_info=)``."""
         return self.da.map_blocks(func, chunks=self.blocks.X.chunks, dtype=object,
@@ -556,11 +528,14 @@ class _Runner:
         bl = self.blocks
         ins = [bl.X] if states is None else [bl.X, states.pop()]
         token = "nmfkit-" + func.__name__.strip("_").replace("_", "-")
-        with _pinned(dask, self.placement()):
-            out = da.map_blocks(_on_block, *ins, task=func, static=bl.static,
-                                nan_blocks=bl.nan_blocks, check=check,
-                                args=tuple(args), chunks=bl.X.chunks, dtype=object,
-                                meta=self.meta, token=token)
+        # No worker annotations: they stop dask from fusing the layers that
+        # produce X into the block tasks. The scheduler places a block's task
+        # where most of its input bytes are (X_b when X is persisted, else the
+        # previous W_b), so W_b stays beside X_b without them.
+        out = da.map_blocks(_on_block, *ins, task=func, static=bl.static,
+                            nan_blocks=bl.nan_blocks, check=check, args=tuple(args),
+                            chunks=bl.X.chunks, dtype=object, meta=self.meta,
+                            token=token)
         del ins
         parts = list(out.to_delayed(optimize_graph=True).ravel())
         shares = ([dask.delayed(_share_of, pure=True)(p) for p in parts]
