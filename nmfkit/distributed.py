@@ -99,6 +99,28 @@ def refuse_dask(est, X, method):
         "of the rows computed with .compute().")
 
 
+def on_cluster(X):
+    """``X`` for the tasks of joblib's Dask backend: replicated on every worker.
+
+    Under ``joblib.parallel_config(backend="dask")`` an array argument is
+    scattered by joblib to *one* worker, without lineage: when that worker is
+    lost (killed, restarted), every task still needing it is cancelled. Here
+    ``X`` is scattered once to all workers (``broadcast=True``), so a lost
+    worker leaves its copies on the others and the scan goes on; the tasks get
+    the same ``X`` and seeds, hence the same results. Any other backend: ``X``
+    unchanged.
+    """
+    if "distributed" not in sys.modules or "joblib._dask" not in sys.modules:
+        return X
+    from joblib._dask import DaskDistributedBackend
+    from joblib.parallel import get_active_backend
+
+    backend = get_active_backend()[0]
+    if not isinstance(backend, DaskDistributedBackend):
+        return X
+    return backend.client.scatter(X, broadcast=True, hash=False)
+
+
 def _import_dask():
     try:
         import dask
@@ -321,6 +343,10 @@ def _sum_shares(*shares):
     return out
 
 
+def _n_observed(Xb, observed):
+    return Xb.shape[0] * Xb.shape[1] if observed is None else int(observed.sum())
+
+
 def _stats_block(Xb, info):
     """First look at a block: checks, sum and number of observed entries."""
     Xb, observed, has_nan = _prepare_block(Xb, info)
@@ -328,8 +354,7 @@ def _stats_block(Xb, info):
         total = float(Xb.data.sum(dtype=np.float64))
     else:
         total = float(Xb.sum(dtype=np.float64))
-    count = Xb.shape[0] * Xb.shape[1] if observed is None else int(observed.sum())
-    return {"sum": total, "count": count,
+    return {"sum": total, "count": _n_observed(Xb, observed),
             "nan_blocks": frozenset([info[0]]) if has_nan else frozenset()}
 
 
@@ -371,6 +396,8 @@ def _hals_block(Xb, Wt_b, info, H, HHt, l1, l2, order, want_terms):
     Wt = np.array(_factor(Wt_b), dtype=Xb.dtype, order="C")
     share = {"viol": 0.0, "A": None, "B": None, "G": None,
              "nan_blocks": frozenset([info[0]]) if has_nan else frozenset()}
+    if info[6]:
+        share["count"] = _n_observed(Xb, observed)
     if observed is None:
         prod = _ExactProducts(Xb)
         share["viol"] = hals_sweep(Wt, prod.AW(H, None), HHt, l1=l1, l2=l2,
@@ -410,6 +437,8 @@ def _mu_block(Xb, W_b, info, H, beta, l1, l2, gamma, want_terms, want_err):
     Xb, observed, has_nan = _prepare_block(Xb, info)
     share = {"nan_blocks": frozenset([info[0]]) if has_nan else frozenset(),
              "err": None, "num": None, "den": None}
+    if info[6]:
+        share["count"] = _n_observed(Xb, observed)
     W_b = _factor(W_b)
     if want_err:
         share["err"] = beta_divergence(Xb, W_b, H, beta, observed=observed)
@@ -561,6 +590,11 @@ class _Runner:
                 f"{r0} to {r1 - 1}) could not be computed: {type(exc).__name__}: "
                 f"{exc}. The estimator's attributes were not changed.") from exc
         self.n_passes += 1
+        if result.get("count", 1) == 0 and bl.shape[0] * bl.shape[1] > 0:
+            raise ValueError(
+                f"Input X (a dask array) passed to {bl.whom} contains only NaN: "
+                "every entry is missing, there is nothing to fit. Check how X "
+                "was built or read.")
         if bl.nan_blocks is None and "nan_blocks" in result:
             bl.nan_blocks = result["nan_blocks"]
         if not returns_w:
@@ -738,13 +772,34 @@ def _setup(est, X):
     return X, whom, allow_missing
 
 
-def fit_transform_dask(est, X, W=None, H=None, mask=None):
+def _refuse_container_output(est, method):
+    """``set_output(transform="pandas"/"polars")`` would compute all of ``W``."""
+    try:
+        from sklearn.utils._set_output import _get_output_config
+
+        dense = _get_output_config("transform", est)["dense"]
+    except (ImportError, KeyError, TypeError):  # private API of scikit-learn
+        dense = "default"
+    if dense != "default":
+        raise ValueError(
+            f"{type(est).__name__}.{method} received a Dask array while "
+            f"set_output(transform={dense!r}) is active: wrapping the result in a "
+            f"{dense} DataFrame would compute all of W into memory. Use "
+            "set_output(transform='default') to get W as a Dask array (chunked "
+            "like X), then e.g. W.to_dask_dataframe(columns="
+            "est.get_feature_names_out()) for a Dask DataFrame.")
+
+
+def fit_transform_dask(est, X, W=None, H=None, mask=None, returns_W=True):
     """:meth:`NMF.fit_transform` for a Dask array (see the module notes).
 
     Sets the fitted attributes of ``est`` only once the fit has succeeded,
     and returns ``W`` as a Dask array chunked like ``X`` (its blocks are
-    the persisted ones of the fit).
+    the persisted ones of the fit); ``returns_W=False`` (``fit``): returns
+    ``None``, and a pandas / polars ``set_output`` is allowed.
     """
+    if returns_W:
+        _refuse_container_output(est, "fit_transform")
     X, whom, allow_missing = _setup(est, X)
     if mask is not None:
         raise ValueError(f"mask is not supported by {whom} with a Dask array: NaN "
@@ -802,7 +857,7 @@ def fit_transform_dask(est, X, W=None, H=None, mask=None):
     if n_iter == est.max_iter and est.tol > 0:
         warnings.warn(f"Maximum number of iterations {est.max_iter} reached. "
                       "Increase it to improve convergence.", ConvergenceWarning)
-    W_out = runner.as_array(W_blocks, k, transposed=hals)
+    W_out = runner.as_array(W_blocks, k, transposed=hals) if returns_W else None
     # everything computed: now the estimator changes
     if hasattr(est, "feature_names_in_"):
         del est.feature_names_in_
@@ -823,6 +878,7 @@ def transform_dask(est, X, mask=None):
     the in-memory ``transform`` with ``H`` fixed, run over the blocks with
     the same global stopping rule (computed when called).
     """
+    _refuse_container_output(est, "transform")
     X, whom, allow_missing = _setup(est, X)
     if mask is not None:
         raise ValueError(f"mask is not supported by {whom} with a Dask array: NaN "

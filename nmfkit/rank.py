@@ -31,6 +31,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
 from ._core.align import align_runs, cluster_silhouettes
+from .distributed import on_cluster
 
 __all__ = ["NMFk", "NMFkDisplay"]
 
@@ -522,7 +523,8 @@ class NMFk(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 # one summary after the scan instead of a warning per fit
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 tic = time.perf_counter()
-                for k, runs in _runs_by_rank(parallel, base, X, ks, P, entropy,
+                for k, runs in _runs_by_rank(parallel, base, on_cluster(X), ks,
+                                             P, entropy,
                                              self.epsilon, parent, n_jobs):
                     Ws = [r[0] for r in runs]
                     Hs = np.stack([r[1] for r in runs])

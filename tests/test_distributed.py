@@ -431,3 +431,53 @@ def test_dask_is_an_extra_imported_only_when_used():
                          text=True, timeout=120, stdin=subprocess.DEVNULL)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False", "False"]
+
+
+# ------------------------------------------------------------------ faults
+def _planted_nmfk_X():
+    rng = np.random.RandomState(0)
+    W = rng.exponential(size=(60, 3)) * (rng.rand(60, 3) < 0.5)
+    H = rng.exponential(size=(3, 40)) * (rng.rand(3, 40) < 0.4)
+    W[rng.randint(60, size=3), np.arange(3)] += 1.0
+    return W @ H + 0.01 * rng.rand(60, 40)
+
+
+@pytest.mark.slow
+def test_nmfk_survives_a_worker_restarted_mid_scan(cluster, monkeypatch):
+    import threading
+
+    import joblib
+
+    from nmfkit.rank import NMFk
+
+    cl, client = cluster
+    client.wait_for_workers(2, timeout=120)
+    X = _planted_nmfk_X()
+
+    def model():
+        return NMFk(n_components_range=range(1, 6), n_perturbs=4, random_state=0)
+
+    ref = model().fit(X)
+    submit = type(client).submit
+    calls, restarts = {"n": 0}, []
+
+    def restart_the_worker_holding_most(self, *args, **kwargs):
+        calls["n"] += 1
+        future = submit(self, *args, **kwargs)
+        if calls["n"] == 2:  # X is on the cluster, tasks are running
+            victim = max(cl.scheduler.workers.values(), key=lambda ws: ws.nbytes)
+            thread = threading.Thread(
+                target=lambda: restarts.append(
+                    client.restart_workers([victim.address], timeout=120)))
+            thread.start()
+            restarts.append(thread)
+        return future
+
+    monkeypatch.setattr(type(client), "submit", restart_the_worker_holding_most)
+    with joblib.parallel_config(backend="dask"):
+        est = model().fit(X)
+    restarts[0].join(timeout=180)
+    assert calls["n"] >= 2 and len(restarts) == 2, "no worker was restarted"
+    assert est.n_components_ == ref.n_components_ == 3
+    np.testing.assert_allclose(est.silhouettes_["components_min"],
+                               ref.silhouettes_["components_min"], rtol=1e-6)
