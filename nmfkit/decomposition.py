@@ -215,6 +215,11 @@ class _BaseNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         self : object
             Fitted estimator.
         """
+        if is_dask_collection(X):
+            # not through fit_transform: set_output would wrap (compute) W
+            self._validate_params()
+            fit_transform_dask(self, X, W=W, H=H, mask=mask, returns_W=False)
+            return self
         self.fit_transform(X, W=W, H=H, mask=mask)
         return self
 

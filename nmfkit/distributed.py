@@ -16,6 +16,12 @@ denominator of :func:`~nmfkit._core.mu.mu_terms_H`). A tree reduction adds
 the shares and ``H`` is updated on the client by the same core functions.
 Each iteration moves ``O(k n_features)`` numbers per block, never data.
 
+Memory: a pass is one :func:`dask.array.map_blocks` over ``X``, so the
+layers that produce a block (a read from disk, an expression) are fused into
+the block's task and no block of ``X`` is kept between tasks; a block task
+needs the block plus about 0.3x its bytes (2.3x with missing values), and
+the previous ``W_b`` is released as soon as its block's task has run.
+
 The iterates are those of the in-memory solvers run *plainly*: HALS with one
 sweep per half-iteration (``fit_hals(..., accelerate=False, compress=False,
 extrapolate=False)``) and multiplicative updates without the HALS warm start
@@ -73,7 +79,7 @@ from ._core.nnls import _batched_cd, _RowProblems, nnls
 from ._validation import check_factor
 
 __all__ = ["is_dask_collection", "fit_transform_dask", "transform_dask",
-           "refuse_dask"]
+           "refuse_dask", "on_cluster"]
 
 _EXTRA = ("this needs dask[array] (and distributed for a cluster); install the "
           "extra with: pip install 'nmfkit[dask]'")
@@ -97,6 +103,28 @@ def refuse_dask(est, X, method):
         f"{type(est).__name__}.{method} does not take a Dask array (it would gather "
         "X into memory); pass a NumPy array or scipy.sparse matrix, e.g. a sample "
         "of the rows computed with .compute().")
+
+
+def on_cluster(X):
+    """``X`` for the tasks of joblib's Dask backend: replicated on every worker.
+
+    Under ``joblib.parallel_config(backend="dask")`` an array argument is
+    scattered by joblib to *one* worker, without lineage: when that worker is
+    lost (killed, restarted), every task still needing it is cancelled. Here
+    ``X`` is scattered once to all workers (``broadcast=True``), so a lost
+    worker leaves its copies on the others and the scan goes on; the tasks get
+    the same ``X`` and seeds, hence the same results. Any other backend: ``X``
+    unchanged.
+    """
+    if "distributed" not in sys.modules or "joblib._dask" not in sys.modules:
+        return X
+    from joblib._dask import DaskDistributedBackend
+    from joblib.parallel import get_active_backend
+
+    backend = get_active_backend()[0]
+    if not isinstance(backend, DaskDistributedBackend):
+        return X
+    return backend.client.scatter(X, broadcast=True, hash=False)
 
 
 def _import_dask():
@@ -164,13 +192,12 @@ def _check_dask_X(X, whom):
 
 
 class _Blocks:
-    """The row blocks of ``X`` as delayed objects, with their row ranges."""
+    """``X`` (row blocks) with what its block tasks need to know."""
 
     def __init__(self, X, whom, allow_missing, beta):
         self.X = X
         self.dtype = np.dtype(X.dtype if X.dtype in (np.float32, np.float64)
                               else np.float64)
-        self.delayed = list(X.to_delayed().ravel())
         edges = np.concatenate([[0], np.cumsum(X.chunks[0])]).astype(int)
         self.bounds = list(zip(edges[:-1].tolist(), edges[1:].tolist()))
         self.shape = X.shape
@@ -179,6 +206,11 @@ class _Blocks:
         self.beta = beta
         self.nan_blocks = None  # known after the first pass
 
+    @property
+    def static(self):
+        """The part of a block's ``info`` that is the same for every block."""
+        return (self.whom, self.allow_missing, self.beta, self.dtype.str)
+
     def info(self, i, check):
         """What the task of block ``i`` needs to know (small, picklable)."""
         masked = True if self.nan_blocks is None else (i in self.nan_blocks)
@@ -186,9 +218,13 @@ class _Blocks:
                 self.dtype.str, check, masked)
 
 
+class _BlockValueError(ValueError):
+    """A bad value found in a block (the message names the block)."""
+
+
 def _block_error(info, what):
     i, (r0, r1), whom = info[0], info[1], info[2]
-    return ValueError(f"{what} in data passed to {whom} (input X): found in block "
+    return _BlockValueError(f"{what} in data passed to {whom} (input X): found in block "
                       f"{i} of the dask array (rows {r0} to {r1 - 1}) when it was "
                       "computed; the estimator's attributes were not changed.")
 
@@ -249,9 +285,47 @@ def _prepare_block(Xb, info):
 # --------------------------------------------------------------------------
 # tasks run on the blocks (module functions: picklable for any scheduler)
 # --------------------------------------------------------------------------
+class _State:
+    """What a pass leaves on a block's worker: the new ``W_b`` and its share.
+
+    An opaque object (not a tuple), so that no scheduler looks inside it
+    for keys; the share travels on alone (:func:`_share_of`), ``W_b`` stays.
+    """
+
+    __slots__ = ("W", "share")
+
+    def __init__(self, W, share):
+        self.W = W
+        self.share = share
+
+    def __sizeof__(self):  # what dask's memory accounting sees
+        return object.__sizeof__(self) + self.W.nbytes
+
+
 def _factor(state):
-    """The ``W`` block of a block's state: a pass's ``(W_b, share)`` or ``W_b``."""
-    return state[0] if isinstance(state, tuple) else state
+    """The ``W`` block of a block's state: a pass's :class:`_State` or ``W_b``."""
+    return state.W if isinstance(state, _State) else state
+
+
+def _share_of(state):
+    return state.share
+
+
+def _on_block(Xb, *states, task, static, nan_blocks, check, args, block_info=None):
+    """``task(X_b, [state_b], info, *args)``: the task of one block.
+
+    Run by :func:`dask.array.map_blocks` over ``X``, so that the layers that
+    produce a block of ``X`` (reading it from disk, evaluating an
+    expression) are fused into this task: the block exists only while its
+    task runs, never as a separate result the scheduler keeps.
+    """
+    loc = block_info[0]
+    i = loc["chunk-location"][0]
+    r0, r1 = loc["array-location"][0]
+    whom, allow_missing, beta, dtype = static
+    masked = True if nan_blocks is None else (i in nan_blocks)
+    info = (i, (r0, r1), whom, allow_missing, beta, dtype, check, masked)
+    return task(Xb, *states, info, *args)
 
 
 def _w_out(state, transposed):
@@ -275,6 +349,10 @@ def _sum_shares(*shares):
     return out
 
 
+def _n_observed(Xb, observed):
+    return Xb.shape[0] * Xb.shape[1] if observed is None else int(observed.sum())
+
+
 def _stats_block(Xb, info):
     """First look at a block: checks, sum and number of observed entries."""
     Xb, observed, has_nan = _prepare_block(Xb, info)
@@ -282,45 +360,50 @@ def _stats_block(Xb, info):
         total = float(Xb.data.sum(dtype=np.float64))
     else:
         total = float(Xb.sum(dtype=np.float64))
-    count = Xb.shape[0] * Xb.shape[1] if observed is None else int(observed.sum())
-    return {"sum": total, "count": count,
+    return {"sum": total, "count": _n_observed(Xb, observed),
             "nan_blocks": frozenset([info[0]]) if has_nan else frozenset()}
 
 
-def _random_block(n_rows, k, seed, scale, dtype, transposed):
+def _random_block(block_info=None, *, k, seeds, scale, wdtype, transposed):
     """``|N(0, scale^2)|`` entries, drawn from the block's own stream."""
-    rng = np.random.RandomState(seed)
-    W = np.abs(scale * rng.standard_normal(size=(n_rows, k))).astype(dtype)
+    r0, r1 = block_info[None]["array-location"][0]
+    n_rows = r1 - r0
+    rng = np.random.RandomState(seeds[block_info[None]["chunk-location"][0]])
+    W = np.abs(scale * rng.standard_normal(size=(n_rows, k))).astype(wdtype)
     return np.ascontiguousarray(W.T) if transposed else W
 
 
-def _full_block(n_rows, k, value, dtype):
-    return np.full((n_rows, k), value, dtype=dtype)
+def _full_block(block_info=None, *, k, value, wdtype):
+    r0, r1 = block_info[None]["array-location"][0]
+    return np.full((r1 - r0, k), value, dtype=wdtype)
 
 
-def _user_block(Wb, info, k, transposed):
-    """A block of the user's (dask) ``W``, checked, in the solver's layout."""
-    i, (r0, r1), whom = info[0], info[1], info[2]
-    Wb = np.asarray(Wb, dtype=np.dtype(info[5]))
+def _user_block(Wb, *, whom, wdtype, k, transposed, block_info=None):
+    """A block of the user's ``W``, checked, in the solver's layout."""
+    i = block_info[0]["chunk-location"][0]
+    r0, r1 = block_info[0]["array-location"][0]
+    Wb = np.asarray(Wb, dtype=np.dtype(wdtype))
     if Wb.shape != (r1 - r0, k) or not np.isfinite(Wb).all() or (
             Wb.size and Wb.min() < 0):
         raise ValueError(f"Block {i} of the initial W passed to {whom} (rows {r0} "
                          f"to {r1 - 1}) has shape {Wb.shape} (expected "
                          f"{(r1 - r0, k)}) or negative / non-finite entries.")
-    return np.ascontiguousarray(Wb.T) if transposed else Wb.copy()
+    return np.ascontiguousarray(Wb.T) if transposed else np.array(Wb, order="C")
 
 
-def _hals_block(Xb, Wt_b, H, HHt, info, l1, l2, order, want_terms):
+def _hals_block(Xb, Wt_b, info, H, HHt, l1, l2, order, want_terms):
     """HALS half-step on ``W_b`` and the block's share of the ``H`` step.
 
-    Returns the new ``W_b^T`` (a new array: tasks must be repeatable) and
-    ``{"A": W_b^T X_b, "B": W_b^T W_b or None, "G": per-column Grams or None,
-    "viol": first-sweep violation}``.
+    Returns a :class:`_State`: the new ``W_b^T`` (a new array: tasks must
+    be repeatable) and ``{"A": W_b^T X_b, "B": W_b^T W_b or None, "G":
+    per-column Grams or None, "viol": first-sweep violation}``.
     """
     Xb, observed, has_nan = _prepare_block(Xb, info)
     Wt = np.array(_factor(Wt_b), dtype=Xb.dtype, order="C")
     share = {"viol": 0.0, "A": None, "B": None, "G": None,
              "nan_blocks": frozenset([info[0]]) if has_nan else frozenset()}
+    if info[6]:
+        share["count"] = _n_observed(Xb, observed)
     if observed is None:
         prod = _ExactProducts(Xb)
         share["viol"] = hals_sweep(Wt, prod.AW(H, None), HHt, l1=l1, l2=l2,
@@ -328,7 +411,7 @@ def _hals_block(Xb, Wt_b, H, HHt, info, l1, l2, order, want_terms):
         if want_terms:
             share["A"] = np.ascontiguousarray(prod.AH(Wt, None))
             share["B"] = np.dot(Wt, Wt.T)
-        return Wt, share
+        return _State(Wt, share)
     W = np.ascontiguousarray(Wt.T)
     rng = None if order is None else np.random.RandomState(int(order[0]) + info[0])
     share["viol"] = _masked_half(Xb, W, H, observed, l1, l2, rng, 1)
@@ -348,10 +431,10 @@ def _hals_block(Xb, Wt_b, H, HHt, info, l1, l2, order, want_terms):
             G += g
         share["A"] = np.ascontiguousarray(A.T)
         share["G"] = G
-    return Wt, share
+    return _State(Wt, share)
 
 
-def _mu_block(Xb, W_b, H, info, beta, l1, l2, gamma, want_terms, want_err):
+def _mu_block(Xb, W_b, info, H, beta, l1, l2, gamma, want_terms, want_err):
     """Multiplicative update of ``W_b`` and the block's share of the ``H`` step.
 
     With ``want_err`` the block's divergence at the incoming ``(W_b, H)`` is
@@ -360,6 +443,8 @@ def _mu_block(Xb, W_b, H, info, beta, l1, l2, gamma, want_terms, want_err):
     Xb, observed, has_nan = _prepare_block(Xb, info)
     share = {"nan_blocks": frozenset([info[0]]) if has_nan else frozenset(),
              "err": None, "num": None, "den": None}
+    if info[6]:
+        share["count"] = _n_observed(Xb, observed)
     W_b = _factor(W_b)
     if want_err:
         share["err"] = beta_divergence(Xb, W_b, H, beta, observed=observed)
@@ -369,10 +454,10 @@ def _mu_block(Xb, W_b, H, info, beta, l1, l2, gamma, want_terms, want_err):
         W[W < _EPS64] = 0.0
     if want_terms:
         share["num"], share["den"] = mu_terms_H(Xb, W, H, beta, observed=observed)
-    return W, share
+    return _State(W, share)
 
 
-def _error_block(Xb, W_b, H, info, beta, transposed):
+def _error_block(Xb, W_b, info, H, beta, transposed):
     Xb, observed, _ = _prepare_block(Xb, info)
     W = _w_out(W_b, transposed)
     return {"err": beta_divergence(Xb, W, H, beta, observed=observed)}
@@ -400,14 +485,37 @@ def _active_client(dask):
     return client if isinstance(client, Client) else None
 
 
-def _pinned(dask, worker):
-    if worker is None:
-        return contextlib.nullcontext()
-    return dask.annotate(workers=[worker], allow_other_workers=True)
+def _block_keys(key, n_blocks):
+    """The row-block index a task key of a row-blocked array names, or ``None``."""
+    if (isinstance(key, tuple) and len(key) >= 2 and isinstance(key[0], str)
+            and isinstance(key[1], int) and 0 <= key[1] < n_blocks):
+        return key[1]
+    return None
+
+
+class _Tracker:
+    """Keys started and finished by a local scheduler (to name a failed block)."""
+
+    def __init__(self, dask):
+        from dask.callbacks import Callback
+
+        self.started, self.done = set(), set()
+        self.callback = Callback(pretask=lambda key, dsk, state: self.started.add(key),
+                                 posttask=lambda key, *args: self.done.add(key))
+
+    def running(self, n_blocks):
+        found = (_block_keys(k, n_blocks) for k in self.started - self.done)
+        return sorted({i for i in found if i is not None})
 
 
 class _Runner:
-    """Runs passes over the blocks on whatever scheduler is active."""
+    """Runs passes over the blocks on whatever scheduler is active.
+
+    A pass is one :func:`dask.array.map_blocks` over ``X`` (and the blocks'
+    states ``W_b``), so that what produces a block of ``X`` is fused into the
+    block's task; its outputs are persisted (``W_b`` stays where it was
+    computed) and only the blocks' small shares are reduced and gathered.
+    """
 
     def __init__(self, blocks):
         self.dask, self.da = _import_dask()
@@ -420,28 +528,19 @@ class _Runner:
         # distributed already get one BLAS thread per worker thread.
         import dask.threaded
 
-        scheduler = self.dask.base.get_scheduler()  # None: delayed's default, threads
+        scheduler = self.dask.base.get_scheduler()  # None: the array default, threads
         self.limit_blas = self.client is None and scheduler in (None, dask.threaded.get)
+        self.meta = np.empty((0, 0), dtype=object)
 
-    def placement(self):
-        """On a cluster, the worker holding each block ``X_b`` (if persisted).
+    def initial(self, func, **kwargs):
+        """Blocks' first states, made on the workers by ``func(block_info=)``."""
+        return self.da.map_blocks(func, chunks=self.blocks.X.chunks, dtype=object,
+                                  meta=self.meta, token="nmfkit-init", **kwargs)
 
-        Block tasks are pinned there, loosely (``allow_other_workers``: a
-        lost worker's blocks are recomputed elsewhere), so that ``W_b`` stays
-        beside ``X_b`` and work stealing does not move data blocks to balance
-        a pass. Blocks of an ``X`` read from a source at each pass are placed
-        by the scheduler (which moves the smaller ``W_b`` to them).
-        """
-        n = len(self.blocks.delayed)
-        if self.client is None:
-            return [None] * n
-        who = self.client.who_has()
-        return [min(who.get(xb.key) or (None,), key=str)
-                for xb in self.blocks.delayed]
-
-    def shared(self, value):
-        """One graph node for a client-side value all block tasks read."""
-        return self.dask.delayed(value, pure=True)
+    def from_W(self, W, **kwargs):
+        """Blocks' first states from a dask ``W`` chunked like ``X``'s rows."""
+        return W.map_blocks(_user_block, chunks=self.blocks.X.chunks, dtype=object,
+                            meta=self.meta, token="nmfkit-user-w", **kwargs)
 
     def reduce(self, shares):
         delayed = self.dask.delayed
@@ -450,59 +549,106 @@ class _Runner:
                       for i in range(0, len(shares), _SPLIT_EVERY)]
         return shares[0]
 
-    def run(self, func, w_blocks, args, *, check=False, returns_w=True):
-        """One pass: ``func(X_b, W_b, *args, info)`` on every block.
+    def run(self, func, states, args, *, check=False, returns_w=True):
+        """One pass: ``func(X_b, [state_b], info, *args)`` on every block.
 
-        Returns the blocks' new (persisted) states ``(W_b, share)`` and the
-        reduced shares.
+        ``states`` is ``None`` or a list holding the blocks' states (a dask
+        array of :class:`_State` / ``W_b``); the pass takes it out of the list,
+        so that, on a cluster, each old ``W_b`` is released as soon as its
+        block's task has run (a caller that needs the old states keeps its
+        own reference). Returns the new states (persisted; ``None`` unless
+        ``returns_w``) and the reduced shares.
         """
-        delayed = self.dask.delayed
+        da, dask = self.da, self.dask
         bl = self.blocks
-        new_w, shares = [], []
-        where = self.placement()
-        for i, xb in enumerate(bl.delayed):
-            info = bl.info(i, check)
-            with _pinned(self.dask, where[i]):
-                if returns_w:
-                    out = delayed(func, pure=True, nout=2)(xb, w_blocks[i],
-                                                           *args(info))
-                    # the state stays whole where it was computed (the next
-                    # pass runs there); only the small share travels
-                    new_w.append(out)
-                    shares.append(out[1])
-                else:
-                    wb = () if w_blocks is None else (w_blocks[i],)
-                    shares.append(delayed(func, pure=True)(xb, *wb, *args(info)))
+        ins = [bl.X] if states is None else [bl.X, states.pop()]
+        token = "nmfkit-" + func.__name__.strip("_").replace("_", "-")
+        # No worker annotations: they stop dask from fusing the layers that
+        # produce X into the block tasks. The scheduler places a block's task
+        # where most of its input bytes are (X_b when X is persisted, else the
+        # previous W_b), so W_b stays beside X_b without them.
+        out = da.map_blocks(_on_block, *ins, task=func, static=bl.static,
+                            nan_blocks=bl.nan_blocks, check=check, args=tuple(args),
+                            chunks=bl.X.chunks, dtype=object, meta=self.meta,
+                            token=token)
+        del ins
+        parts = list(out.to_delayed(optimize_graph=True).ravel())
+        shares = ([dask.delayed(_share_of, pure=True)(p) for p in parts]
+                  if returns_w else parts)
         total = self.reduce(shares)
-        with (threadpool_limits(1, user_api="blas") if self.limit_blas
-              else contextlib.nullcontext()):
-            persisted = self.dask.persist(*new_w, total)
-            result = self.dask.compute(persisted[-1])[0]
+        tracker = None if self.client is not None else _Tracker(dask)
+        persisted = None
+        try:
+            with (threadpool_limits(1, user_api="blas") if self.limit_blas
+                  else contextlib.nullcontext()), (
+                    tracker.callback if tracker else contextlib.nullcontext()):
+                persisted = dask.persist(*parts, total)
+                result = dask.compute(persisted[-1])[0]
+        except _BlockValueError:
+            raise
+        except Exception as exc:
+            i = self._failed_block(persisted, tracker)
+            if i is None:
+                raise
+            r0, r1 = bl.bounds[i]
+            raise RuntimeError(
+                f"Block {i} of the dask array passed to {bl.whom} (input X, rows "
+                f"{r0} to {r1 - 1}) could not be computed: {type(exc).__name__}: "
+                f"{exc}. The estimator's attributes were not changed.") from exc
         self.n_passes += 1
+        if result.get("count", 1) == 0 and bl.shape[0] * bl.shape[1] > 0:
+            raise ValueError(
+                f"Input X (a dask array) passed to {bl.whom} contains only NaN: "
+                "every entry is missing, there is nothing to fit. Check how X "
+                "was built or read.")
         if bl.nan_blocks is None and "nan_blocks" in result:
             bl.nan_blocks = result["nan_blocks"]
-        return list(persisted[:-1]), result
+        if not returns_w:
+            return None, result
+        graph = {}
+        for p in persisted[:-1]:
+            graph.update(dict(p.__dask_graph__()))
+        return da.Array(graph, out.name, out.chunks, meta=self.meta), result
 
-    def as_array(self, w_blocks, k, transposed):
-        da, delayed = self.da, self.dask.delayed
+    def _failed_block(self, persisted, tracker):
+        """The block whose task failed in a pass (``None`` when unknown)."""
+        n = len(self.blocks.bounds)
+        if tracker is None:  # distributed: the block's own result erred
+            if persisted is None:
+                return None
+            from distributed import futures_of, wait
+
+            futures = [f for p in persisted[:-1] for f in futures_of(p)]
+            with contextlib.suppress(Exception):
+                wait(futures, timeout=30, return_when="FIRST_EXCEPTION")
+            erred = [_block_keys(f.key, n) for f in futures if f.status == "error"]
+            erred = sorted(i for i in erred if i is not None)
+            return erred[0] if erred else None
+        # a local scheduler says which tasks were running, not which failed:
+        # compute the candidate blocks of X alone, in this thread
+        for i in tracker.running(n):
+            try:
+                self.dask.compute(self.blocks.X.blocks[i], scheduler="sync")
+            except Exception:
+                return i
+        return None
+
+    def as_array(self, states, k, transposed):
         bl = self.blocks
-        parts = []
-        for (r0, r1), wb in zip(bl.bounds, w_blocks):
-            wb = delayed(_w_out, pure=True)(wb, transposed)
-            parts.append(da.from_delayed(wb, shape=(r1 - r0, k), dtype=bl.dtype))
-        return da.concatenate(parts, axis=0)
+        return states.map_blocks(_w_out, transposed, chunks=(bl.X.chunks[0], (k,)),
+                                 dtype=bl.dtype,
+                                 meta=np.empty((0, 0), dtype=bl.dtype))
 
 
 def _observed_mean(runner):
-    stats = runner.run(_stats_block, None, lambda info: (info,), check=True,
-                       returns_w=False)[1]
+    stats = runner.run(_stats_block, None, (), check=True, returns_w=False)[1]
     return stats["sum"] / stats["count"] if stats["count"] else 0.0
 
 
 def _initial_W(runner, est, W, k, init, rng, avg, transposed):
-    """Blocks of the initial ``W`` (in the solver's layout)."""
+    """The blocks' initial states ``W_b`` (in the solver's layout)."""
     bl = runner.blocks
-    delayed, da = runner.dask.delayed, runner.da
+    da = runner.da
     dt = bl.dtype
     if init == "custom":
         if isinstance(W, da.Array):
@@ -511,17 +657,15 @@ def _initial_W(runner, est, W, k, init, rng, avg, transposed):
                     f"Array with wrong shape passed to {bl.whom} (input W): "
                     f"expected {(bl.shape[0], k)}, got {W.shape}.")
             W = W.rechunk((bl.X.chunks[0], (k,)))
-            return [delayed(_user_block, pure=True)(wb, bl.info(i, False), k,
-                                                    transposed)
-                    for i, wb in enumerate(W.to_delayed().ravel())]
-        W = check_factor(W, (bl.shape[0], k), f"{bl.whom} (input W)", dt)
-        return [runner.shared(np.ascontiguousarray(W[r0:r1].T) if transposed
-                              else W[r0:r1].copy()) for r0, r1 in bl.bounds]
+        else:
+            W = check_factor(W, (bl.shape[0], k), f"{bl.whom} (input W)", dt)
+            W = da.from_array(W, chunks=(bl.X.chunks[0], (k,)))
+        return runner.from_W(W, whom=bl.whom, wdtype=dt.str, k=k,
+                             transposed=transposed)
     scale = np.sqrt(avg / k)
-    seeds = rng.randint(0, 2**31 - 1, size=len(bl.bounds))
-    return [delayed(_random_block, pure=True)(r1 - r0, k, int(s), scale, dt.str,
-                                              transposed)
-            for (r0, r1), s in zip(bl.bounds, seeds)]
+    seeds = tuple(int(s) for s in rng.randint(0, 2**31 - 1, size=len(bl.bounds)))
+    return runner.initial(_random_block, k=k, seeds=seeds, scale=scale,
+                          wdtype=dt.str, transposed=transposed)
 
 
 def _fit_hals(runner, Wt_blocks, H, *, tol, max_iter, l1_W, l2_W, l1_H, l2_H,
@@ -534,11 +678,11 @@ def _fit_hals(runner, Wt_blocks, H, *, tol, max_iter, l1_W, l2_W, l1_H, l2_H,
     def iteration(check):
         H = state["H"]
         order_W = rng.permutation(k) if shuffle else None
-        Hd = runner.shared(H)
-        HHd = runner.shared(np.dot(H, H.T))
+        # the old states are released block by block during the pass
+        old = [state.pop("W")]
         state["W"], s = runner.run(
-            _hals_block, state["W"],
-            lambda info: (Hd, HHd, info, l1_W, l2_W, order_W, True), check=check)
+            _hals_block, old, (H, np.dot(H, H.T), l1_W, l2_W, order_W, True),
+            check=check)
         v = s["viol"]
         order_H = rng.permutation(k) if shuffle else None
         H = H.copy()
@@ -590,10 +734,13 @@ def _fit_mu(runner, W_blocks, H, *, beta, tol, max_iter, l1_W, l2_W, l1_H, l2_H,
             n_iter = max_iter
             break
         want_err = n_iter == 1 or checking
-        Hd = runner.shared(H_cur)
+        # W_cur is kept when this pass checks the stopping rule (the fit may
+        # end at the incoming factors); otherwise released during the pass
+        old = [W_cur]
+        if not want_err:
+            W_cur = None
         W_new, s = runner.run(
-            _mu_block, W_cur,
-            lambda info: (Hd, info, beta, l1_W, l2_W, gamma, update_H, want_err),
+            _mu_block, old, (H_cur, beta, l1_W, l2_W, gamma, update_H, want_err),
             check=n_iter == 1)
         if want_err:
             error = float(np.sqrt(2.0 * max(s["err"], 0.0)))
@@ -616,9 +763,8 @@ def _fit_mu(runner, W_blocks, H, *, beta, tol, max_iter, l1_W, l2_W, l1_H, l2_H,
 
 
 def _divergence(runner, w_blocks, H, beta, transposed):
-    Hd = runner.shared(H)
-    s = runner.run(_error_block, w_blocks,
-                   lambda info: (Hd, info, beta, transposed), returns_w=False)[1]
+    s = runner.run(_error_block, [w_blocks], (H, beta, transposed),
+                   returns_w=False)[1]
     return s["err"]
 
 
@@ -632,13 +778,34 @@ def _setup(est, X):
     return X, whom, allow_missing
 
 
-def fit_transform_dask(est, X, W=None, H=None, mask=None):
+def _refuse_container_output(est, method):
+    """``set_output(transform="pandas"/"polars")`` would compute all of ``W``."""
+    try:
+        from sklearn.utils._set_output import _get_output_config
+
+        dense = _get_output_config("transform", est)["dense"]
+    except (ImportError, KeyError, TypeError):  # private API of scikit-learn
+        dense = "default"
+    if dense != "default":
+        raise ValueError(
+            f"{type(est).__name__}.{method} received a Dask array while "
+            f"set_output(transform={dense!r}) is active: wrapping the result in a "
+            f"{dense} DataFrame would compute all of W into memory. Use "
+            "set_output(transform='default') to get W as a Dask array (chunked "
+            "like X), then e.g. W.to_dask_dataframe(columns="
+            "est.get_feature_names_out()) for a Dask DataFrame.")
+
+
+def fit_transform_dask(est, X, W=None, H=None, mask=None, returns_W=True):
     """:meth:`NMF.fit_transform` for a Dask array (see the module notes).
 
     Sets the fitted attributes of ``est`` only once the fit has succeeded,
     and returns ``W`` as a Dask array chunked like ``X`` (its blocks are
-    the persisted ones of the fit).
+    the persisted ones of the fit); ``returns_W=False`` (``fit``): returns
+    ``None``, and a pandas / polars ``set_output`` is allowed.
     """
+    if returns_W:
+        _refuse_container_output(est, "fit_transform")
     X, whom, allow_missing = _setup(est, X)
     if mask is not None:
         raise ValueError(f"mask is not supported by {whom} with a Dask array: NaN "
@@ -696,7 +863,7 @@ def fit_transform_dask(est, X, W=None, H=None, mask=None):
     if n_iter == est.max_iter and est.tol > 0:
         warnings.warn(f"Maximum number of iterations {est.max_iter} reached. "
                       "Increase it to improve convergence.", ConvergenceWarning)
-    W_out = runner.as_array(W_blocks, k, transposed=hals)
+    W_out = runner.as_array(W_blocks, k, transposed=hals) if returns_W else None
     # everything computed: now the estimator changes
     if hasattr(est, "feature_names_in_"):
         del est.feature_names_in_
@@ -717,6 +884,7 @@ def transform_dask(est, X, mask=None):
     the in-memory ``transform`` with ``H`` fixed, run over the blocks with
     the same global stopping rule (computed when called).
     """
+    _refuse_container_output(est, "transform")
     X, whom, allow_missing = _setup(est, X)
     if mask is not None:
         raise ValueError(f"mask is not supported by {whom} with a Dask array: NaN "
@@ -737,9 +905,7 @@ def transform_dask(est, X, mask=None):
                             meta=np.empty((0, 0), dtype=blocks.dtype))
     runner = _Runner(blocks)
     avg = np.sqrt(max(_observed_mean(runner), _EPS) / k)
-    W_blocks = [runner.dask.delayed(_full_block, pure=True)(r1 - r0, k, avg,
-                                                            blocks.dtype.str)
-                for r0, r1 in blocks.bounds]
+    W_blocks = runner.initial(_full_block, k=k, value=avg, wdtype=blocks.dtype.str)
     W_blocks, _, _, _ = _fit_mu(
         runner, W_blocks, H, beta=beta, tol=est.tol,
         max_iter=est._transform_max_iter(), l1_W=l1_W, l2_W=l2_W, l1_H=0.0,

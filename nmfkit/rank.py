@@ -43,6 +43,7 @@ from ._core.consensus import (
     member_silhouettes,
 )
 from ._validation import check_coefficients, check_nonnegative, check_observed
+from .distributed import on_cluster
 
 __all__ = ["NMFk", "NMFkDisplay", "SELECTION_RULES"]
 
@@ -980,7 +981,7 @@ class NMFk(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 # one summary after the scan instead of a warning per fit
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 stream = _runs_by_rank(
-                    parallel, fit_chunk, base, X, ks, P, entropy, self.epsilon,
+                    parallel, fit_chunk, base, on_cluster(X), ks, P, entropy, self.epsilon,
                     parent, n_jobs, symmetric, scored_runs, progress.fits_done)
                 for i, (k, runs) in enumerate(stream, start=1):
                     crit, med = _rank_criteria(runs, X, x_norm2, sample_idx)

@@ -310,6 +310,55 @@ def test_nan_refused_when_missing_values_is_none():
         NMF(2, max_iter=5).fit(da.from_array(Xs, chunks=(50, -1), asarray=False))
 
 
+def test_all_nan_X_is_a_clear_error_without_numpy_warnings():
+    Xd = da.from_array(np.full((40, 6), np.nan), chunks=(10, -1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning from numpy either
+        for est, kw in [(NMF(2, max_iter=5), {}),
+                        (NMF(2, solver="mu", beta_loss=1, max_iter=5), {}),
+                        (NMF(2, init="custom", max_iter=5),
+                         dict(W=np.ones((40, 2)), H=np.ones((2, 6))))]:
+            with pytest.raises(ValueError, match="only NaN"):
+                est.fit(Xd, **kw)
+            assert not hasattr(est, "components_")
+
+
+def _raise_in_block(b, block_info=None):
+    if block_info and block_info[0]["chunk-location"][0] == 2:
+        raise OSError("cannot read the block from its source")
+    return b
+
+
+def test_a_block_that_cannot_be_computed_is_named():
+    X = planted(m=200)
+    Xd = da.from_array(X, chunks=(50, -1)).map_blocks(_raise_in_block)
+    est = NMF(4, max_iter=5)
+    with pytest.raises(RuntimeError, match=r"Block 2 .*rows 100 to 149.*OSError: "
+                                           "cannot read") as info:
+        est.fit(Xd)
+    assert isinstance(info.value.__cause__, OSError)
+    assert not hasattr(est, "components_")
+
+
+@pytest.mark.parametrize("method", ["fit_transform", "transform"])
+def test_pandas_output_on_a_dask_X_is_refused_before_computing(method):
+    pytest.importorskip("pandas")
+    X = planted(m=100)
+    Xd = da.from_array(X, chunks=(50, -1))
+    est = NMF(2, max_iter=5).set_output(transform="pandas")
+    if method == "transform":
+        est.fit(Xd)  # fit returns the estimator: allowed, nothing wrapped
+        assert est.components_.shape == (2, 30)
+    computed = []
+    with dask.config.set(scheduler=lambda dsk, keys, **kw: computed.append(keys)):
+        with pytest.raises(ValueError, match="Dask array.*set_output.*compute all"):
+            getattr(est, method)(Xd)
+    assert computed == []
+    est.set_output(transform="default")
+    W = getattr(est, method)(Xd)
+    assert isinstance(W, da.Array)
+
+
 def test_missing_dask_names_the_extra(monkeypatch):
     real_import = builtins.__import__
 
@@ -412,6 +461,15 @@ def test_nmfk_through_joblib_dask_backend_chooses_the_in_memory_rank(cluster,
     assert len(scattered) == 1  # X sent to the cluster once, not once per task
 
 
+@pytest.mark.slow
+def test_a_block_that_cannot_be_computed_is_named_on_a_cluster(cluster):
+    cl, client = cluster
+    client.wait_for_workers(2, timeout=120)
+    Xd = da.from_array(planted(m=200), chunks=(50, -1)).map_blocks(_raise_in_block)
+    with pytest.raises(RuntimeError, match=r"Block 2 .*rows 100 to 149.*cannot read"):
+        NMF(4, max_iter=5).fit(Xd)
+
+
 # ------------------------------------------------------------------ packaging
 def test_dask_is_an_extra_imported_only_when_used():
     import subprocess
@@ -431,3 +489,53 @@ def test_dask_is_an_extra_imported_only_when_used():
                          text=True, timeout=120, stdin=subprocess.DEVNULL)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False", "False"]
+
+
+# ------------------------------------------------------------------ faults
+def _planted_nmfk_X():
+    rng = np.random.RandomState(0)
+    W = rng.exponential(size=(60, 3)) * (rng.rand(60, 3) < 0.5)
+    H = rng.exponential(size=(3, 40)) * (rng.rand(3, 40) < 0.4)
+    W[rng.randint(60, size=3), np.arange(3)] += 1.0
+    return W @ H + 0.01 * rng.rand(60, 40)
+
+
+@pytest.mark.slow
+def test_nmfk_survives_a_worker_restarted_mid_scan(cluster, monkeypatch):
+    import threading
+
+    import joblib
+
+    from nmfkit.rank import NMFk
+
+    cl, client = cluster
+    client.wait_for_workers(2, timeout=120)
+    X = _planted_nmfk_X()
+
+    def model():
+        return NMFk(n_components_range=range(1, 6), n_perturbs=4, random_state=0)
+
+    ref = model().fit(X)
+    submit = type(client).submit
+    calls, restarts = {"n": 0}, []
+
+    def restart_the_worker_holding_most(self, *args, **kwargs):
+        calls["n"] += 1
+        future = submit(self, *args, **kwargs)
+        if calls["n"] == 2:  # X is on the cluster, tasks are running
+            victim = max(cl.scheduler.workers.values(), key=lambda ws: ws.nbytes)
+            thread = threading.Thread(
+                target=lambda: restarts.append(
+                    client.restart_workers([victim.address], timeout=300)))
+            thread.start()
+            restarts.append(thread)
+        return future
+
+    monkeypatch.setattr(type(client), "submit", restart_the_worker_holding_most)
+    with joblib.parallel_config(backend="dask"):
+        est = model().fit(X)
+    restarts[0].join(timeout=330)
+    assert calls["n"] >= 2 and len(restarts) == 2, "no worker was restarted"
+    assert est.n_components_ == ref.n_components_ == 3
+    np.testing.assert_allclose(est.silhouettes_["components_min"],
+                               ref.silhouettes_["components_min"], rtol=1e-6)
