@@ -27,6 +27,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._conventions import check_inverse_input
 from ._core.heldout import heldout_score
 from ._core.nnls import nnls
 from ._core.symnmf import (
@@ -390,7 +391,7 @@ class SymNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         A_pred : ndarray of shape (n_nodes_new, n_features_in_)
         """
         check_is_fitted(self)
-        return np.asarray(X) @ self.components_
+        return check_inverse_input(self, X) @ self.components_
 
     def score(self, X, y=None):
         """Held-out-entry score (higher is better) for choosing ``n_components``.
@@ -876,7 +877,7 @@ class DeepNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         X_original : ndarray of shape (n_samples, n_features)
         """
         check_is_fitted(self)
-        return np.asarray(X) @ self.components_
+        return check_inverse_input(self, X) @ self.components_
 
     def score(self, X, y=None):
         """Held-out-entry score (higher is better), as :meth:`nmfkit.NMF.score`.

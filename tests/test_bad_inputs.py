@@ -51,6 +51,13 @@ def counts(n=14, f=12, seed=0):
     return X
 
 
+def symmetric(n=12, k=2, seed=0):
+    """The adjacency-like similarity W W^T of n nodes in k groups (symmetric)."""
+    rng = np.random.default_rng(seed)
+    W = rng.random((n, k)) * (np.arange(n)[:, None] % k == np.arange(k))
+    return W @ W.T + 0.01
+
+
 def ratings(n=14, f=9, seed=0):
     """Ratings 1..5 of n users on f items, a quarter of them unrated (NaN)."""
     rng = np.random.default_rng(seed)
@@ -95,6 +102,8 @@ class Spec:
     ndim3_valid : a 3-D X is valid input (N-way tensors).
     clips_negative : negative entries are clipped with a UserWarning by
         default and refused with ``negative="raise"``.
+    square : X is a square symmetric (n_nodes, n_nodes) matrix: one sample is
+        a 1 x 1 graph, an empty sample an isolated node.
     unstored_is_missing : in a sparse X the entries not stored are missing
         (ratings), not zeros, so sparse and dense X are different data.
     """
@@ -112,6 +121,7 @@ class Spec:
     ndim3_valid: bool = False
     clips_negative: bool = False
     unstored_is_missing: bool = False
+    square: bool = False
 
     def __str__(self):
         return self.name
@@ -160,6 +170,9 @@ SPECS = [
     Spec("NonnegativeCP", fast(nmfkit.NonnegativeCP, n_components=2, max_iter=30),
          allows_nan=True, ndim3_valid=True),
     Spec("PANTHER", fast(nmfkit.PANTHER, n_components=2, max_iter=30), data=counts),
+    Spec("DeepNMF", fast(nmfkit.DeepNMF, n_components=2), rank_is_capped=True),
+    Spec("SymNMF", fast(nmfkit.SymNMF, n_components=2), data=symmetric,
+         rank_is_capped=True, square=True),
 ]
 
 ids = [s.name for s in SPECS]
@@ -368,7 +381,7 @@ def test_rank_larger_than_data(spec):
 def test_one_sample(spec):
     """A single sample: a finite answer, or a clear error about the rank
     (a rank search cannot pick a rank of a 1-row matrix)."""
-    X = spec.data()[:1]
+    X = spec.data()[:1, :1] if spec.square else spec.data()[:1]
     if spec.rank_search:
         raises(ValueError, r"exceed", spec.estimator().fit, X)
         return
@@ -420,7 +433,7 @@ def test_zero_rows_and_columns(spec):
     """An empty sample (all zeros) and an unused feature: a finite answer."""
     X = spec.data()
     X[0] = 0
-    X[:, 1] = 0
+    X[:, 0 if spec.square else 1] = 0  # square: an isolated node
     if spec.allows_nan:
         X[np.isnan(X)] = 1.0
     W = assert_finite_fit(spec.estimator(), X)
