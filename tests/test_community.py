@@ -240,20 +240,13 @@ def test_nmfk_chooses_planted_count(sbm4):
 
 
 def test_nmfk_of_plain_symnmf(sbm4):
-    # needs NMFk to perturb pairwise estimators' X symmetrically (the rank
-    # module's change for the pairwise tag); before it, SymNMF rightly rejects
-    # the asymmetric perturbed copies
+    # NMFk perturbs a pairwise estimator's X symmetrically (the pairwise tag),
+    # so plain SymNMF accepts every perturbed copy and the scan finds the count
     A, _ = sbm4
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model = NMFk(SymNMF(), n_components_range=range(2, 8), n_perturbs=6,
-                         n_jobs=1, random_state=0).fit(A)
-    except ValueError as exc:
-        if "symmetric matrix" not in str(exc):
-            raise
-        pytest.skip("this tree's NMFk perturbs X asymmetrically (pairwise tag not "
-                    "yet honoured by nmfkit.rank)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = NMFk(SymNMF(), n_components_range=range(2, 8), n_perturbs=6,
+                     n_jobs=1, random_state=0).fit(A)
     assert model.n_components_ == 4
 
 
