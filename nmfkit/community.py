@@ -99,7 +99,7 @@ class SymNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     A sparse ``A`` is never densified: time ``O(nnz k + n k^2)`` per
     iteration, memory ``O(nnz + n k)``.
 
-    Read more in the :doc:`community detection guide <community>`.
+    Read more in the :doc:`community detection guide </community>`.
 
     Parameters
     ----------
@@ -586,7 +586,7 @@ class DeepNMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     adjacency as ``graph`` with ``alpha_graph > 0``; ``labels_`` are the
     argmax of ``H``.
 
-    Read more in the :doc:`community detection guide <community>`.
+    Read more in the :doc:`community detection guide </community>`.
 
     Parameters
     ----------
