@@ -60,7 +60,9 @@ def make_qubo_solver(solver, *, num_reads=4, n_sweeps=50, random_state=None):
         rng = check_random_state(random_state)
         return lambda Q, init: solve_anneal(Q, init=init, num_reads=num_reads,
                                             n_sweeps=n_sweeps, random_state=rng)
-    return lambda Q, init: solve_sampler(Q, solver, init=init, num_reads=num_reads)
+    rng = check_random_state(random_state)
+    return lambda Q, init: solve_sampler(Q, solver, init=init, num_reads=num_reads,
+                                         random_state=rng)
 
 
 def nbmf_objective(X, W, H, observed, l2):

@@ -34,7 +34,10 @@ of ``init`` (the initial state is kept on ties), which is what makes an
 alternating minimisation that calls them monotone.
 """
 
+from collections.abc import Mapping
+
 import numpy as np
+from sklearn.utils import check_random_state
 
 __all__ = [
     "qubo_from_gram",
@@ -409,7 +412,7 @@ def _samples_of(sampleset):
     return sampleset
 
 
-def solve_sampler(Q, sampler, *, init=None, num_reads=4):
+def solve_sampler(Q, sampler, *, init=None, num_reads=4, random_state=None):
     """Minimise each QUBO of the batch with a dimod-style sampler.
 
     Problem ``j`` is passed as the dictionary
@@ -429,6 +432,11 @@ def solve_sampler(Q, sampler, *, init=None, num_reads=4):
         ``0 .. k-1`` to 0/1.
     init : ndarray of shape (c, k), default=None
     num_reads : int, default=4
+    random_state : int, RandomState instance or None, default=None
+        Where the sampler declares a ``seed`` parameter (dimod's
+        ``sampler.parameters``, as dwave-samplers' annealers do), each call
+        gets ``seed=`` drawn from it, so a fit with a fixed ``random_state``
+        is reproducible. Samplers without one are called as they are.
 
     Returns
     -------
@@ -436,6 +444,9 @@ def solve_sampler(Q, sampler, *, init=None, num_reads=4):
     E : ndarray of shape (c,)
     """
     check_sampler(sampler)
+    parameters = getattr(sampler, "parameters", None)
+    seeded = isinstance(parameters, Mapping) and "seed" in parameters
+    rng = check_random_state(random_state) if seeded else None
     Q = np.asarray(Q, dtype=np.float64)
     c, k = Q.shape[0], Q.shape[-1]
     sym = np.triu(Q + np.swapaxes(Q, 1, 2), 1)
@@ -446,7 +457,8 @@ def solve_sampler(Q, sampler, *, init=None, num_reads=4):
     upper = [(a, b) for a in range(k) for b in range(a, k)]
     for j in range(c):
         qdict = {(a, b): float(sym[j, a, b]) for a, b in upper}
-        sampleset = sampler.sample_qubo(qdict, num_reads=int(num_reads))
+        extra = {"seed": int(rng.randint(2**31 - 1))} if seeded else {}
+        sampleset = sampler.sample_qubo(qdict, num_reads=int(num_reads), **extra)
         for sample in _samples_of(sampleset):
             s = np.array([sample[a] for a in range(k)], dtype=np.float64)
             if not np.isin(s, (0.0, 1.0)).all():
