@@ -344,7 +344,7 @@ def report(results, rules, rates, best, command, started, load_start, total):
         "distance |pick - known| over the cases, then by the order of "
         "`SELECTION_RULES`, which lists the historical rule first: a new "
         "default needs a better rate, not an equal one). "
-        + (f"It is `NMFk`'s default `selection`." if NMFk().selection == best
+        + ("It is `NMFk`'s default `selection`." if NMFk().selection == best
            else f"`NMFk`'s default `selection` is `{NMFk().selection}`: "
            "rerun after changing it."),
         "",

@@ -20,7 +20,6 @@ from sklearn.utils._param_validation import Interval
 
 from ._conventions import solver_verbose
 from ._core.init import initialize
-from ._core.losses import beta_divergence
 from ._core.online import (
     FRESH_RTOL,
     OnlineStats,

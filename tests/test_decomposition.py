@@ -14,7 +14,6 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from nmfkit import NMF, non_negative_factorization
-from nmfkit._core.losses import beta_divergence
 
 
 def planted(m=120, n=80, k=5, noise=0.01, seed=0, dtype=np.float64):
