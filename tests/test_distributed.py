@@ -479,7 +479,7 @@ def cluster():
 
 
 @pytest.mark.slow
-def test_local_cluster_survives_a_killed_worker(cluster, monkeypatch):
+def test_local_cluster_survives_a_killed_worker(cluster, monkeypatch, plain_hals):
     cl, client = cluster
     X = planted(m=800)
     W0, H0 = start(X, 4)
