@@ -7,8 +7,9 @@ workers, or read from disk block by block), and each block of ``W`` lives
 beside its block of ``X``, persisted from one iteration to the next.
 
 One iteration is one pass over the blocks. The task of block ``b`` updates
-``W_b`` against the current ``H`` with the core's own update (the HALS sweep
-:func:`~nmfkit._core.hals.hals_sweep` on ``A_b = H X_b^T``, ``B = H H^T``;
+``W_b`` against the current ``H`` with the core's own update (the HALS
+half-step :func:`~nmfkit._core.hals._half` on ``A_b = H X_b^T``, ``B = H H^T``,
+its inner sweeps reusing these products;
 the multiplicative update :func:`~nmfkit._core.mu.mu_update_W` for the other
 beta-divergences) and, in the same task, returns the block's share of the
 sums the ``H`` step needs (``W_b^T X_b`` and ``W_b^T W_b``; the numerator and
@@ -22,17 +23,24 @@ the block's task and no block of ``X`` is kept between tasks; a block task
 needs the block plus about 0.3x its bytes (2.3x with missing values), and
 the previous ``W_b`` is released as soon as its block's task has run.
 
-The iterates are those of the in-memory solvers run *plainly*: HALS with one
-sweep per half-iteration (``fit_hals(..., accelerate=False, compress=False,
-extrapolate=False)``) and multiplicative updates without the HALS warm start
-(``fit_mu``), with the same stopping rules, ``n_iter_`` and
-``reconstruction_err_``: from the same initialisation both give the same fit
-up to the rounding of the block sums.
+The iterates are those of the in-memory solvers without the paths that need
+``X`` whole: accelerated HALS (``fit_hals(..., compress=False,
+extrapolate=False)``: the same inner-sweep budgets from the same cost model,
+the same 0.1 rule and stricter threshold; the ``W`` sweeps of a block task
+reuse its ``A_b``, the ``H`` sweeps on the client reuse the reduced shares,
+so inner sweeps cost no extra pass over ``X``) and multiplicative updates
+without the HALS warm start (``fit_mu``), with the same stopping rules,
+``n_iter_`` and ``reconstruction_err_``. The rows of ``W`` are separate
+problems, so each block stops its inner ``W`` sweeps by the 0.1 rule on its
+own rows; where the blocks stop where the whole ``W`` would (one block, or
+identical blocks) both give the same fit up to the rounding of the block
+sums, otherwise the same loss by other iterates.
 
 Missing values: NaN entries of dense blocks are missing
 (``missing_values=np.nan``); the rows of a block with NaN are updated by the
 masked solvers (:func:`~nmfkit._core.hals._masked_half`, per-row Gram
-matrices), and such a block sends the per-column Gram matrices of ``H``'s
+matrices, up to the masked solver's 10 sweeps; then every half-step gets
+that budget, as in memory), and such a block sends the per-column Gram matrices of ``H``'s
 problem (``n_features k^2`` numbers) instead of ``W_b^T W_b``.
 
 Dask, and ``distributed`` for a cluster, are the optional extra
@@ -72,10 +80,13 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from threadpoolctl import threadpool_limits
 
-from ._core.hals import _ExactProducts, _masked_half, hals_sweep
+from ._core.hals import (_INNER_EPS2, _MASKED_INNER, _MIN_INNER, _TOL_FACTOR,
+                         _Buffers, _ExactProducts, _fold_penalties, _half,
+                         _inner_budget, _masked_half)
 from ._core.losses import beta_divergence
 from ._core.mu import mu_apply, mu_gamma, mu_terms_H, mu_update_W
 from ._core.nnls import _batched_cd, _RowProblems, nnls
+from ._core.profile import DENSE_FRACTION, n_nonzero
 from ._validation import check_factor
 
 __all__ = ["is_dask_collection", "fit_transform_dask", "transform_dask",
@@ -90,6 +101,9 @@ _SPLIT_EVERY = 8
 # entries of the (rows, k*k) outer products built at once for the Gram
 # matrices of a masked block (the core's _RowProblems budget)
 _GRAM_BUDGET = 1 << 22
+# HALS with the accelerated inner sweeps of the in-memory solver (False: one
+# sweep per half-iteration, ``fit_hals(accelerate=False)``'s iterates)
+_ACCELERATE = True
 
 
 def is_dask_collection(X):
@@ -391,30 +405,68 @@ def _user_block(Wb, *, whom, wdtype, k, transposed, block_info=None):
     return np.ascontiguousarray(Wb.T) if transposed else np.array(Wb, order="C")
 
 
-def _hals_block(Xb, Wt_b, info, H, HHt, l1, l2, order, want_terms):
+class _Orders:
+    """Component orders of a half-step's sweeps under ``shuffle``.
+
+    The first sweep takes the order the client drew (so that a first,
+    one-sweep iteration is the in-memory solver's); the inner sweeps draw
+    theirs from ``rng``.
+    """
+
+    def __init__(self, first, rng):
+        self.first, self.rng = first, rng
+
+    def permutation(self, k):
+        if self.first is not None:
+            order, self.first = self.first, None
+            return order
+        return self.rng.permutation(k)
+
+
+def _block_orders(order, i):
+    """The orders of block ``i``'s sweeps (``None`` without ``shuffle``)."""
+    if order is None:
+        return None
+    seed = (int(np.dot(order, np.arange(1, len(order) + 1))) * 7919 + i) % (2**31)
+    return _Orders(order, np.random.RandomState(seed))
+
+
+def _hals_block(Xb, Wt_b, info, H, HHt, l1, l2, order, inner, want_terms):
     """HALS half-step on ``W_b`` and the block's share of the ``H`` step.
 
-    Returns a :class:`_State`: the new ``W_b^T`` (a new array: tasks must
-    be repeatable) and ``{"A": W_b^T X_b, "B": W_b^T W_b or None, "G":
-    per-column Grams or None, "viol": first-sweep violation}``.
+    ``inner``: at most this many sweeps over ``W_b``, all against the same
+    products ``A_b = H X_b^T`` and ``B = H H^T`` (made once per task),
+    repeated while a sweep changes ``W_b`` by at least 0.1 times the first
+    sweep (the in-memory solver's rule, applied to the block: the rows of
+    ``W`` are separate problems). Returns a :class:`_State`: the new ``W_b^T``
+    (a new array: tasks must be repeatable) and ``{"A": W_b^T X_b, "B":
+    W_b^T W_b or None, "G": per-column Grams or None, "viol": first-sweep
+    violation}``.
     """
     Xb, observed, has_nan = _prepare_block(Xb, info)
     Wt = np.array(_factor(Wt_b), dtype=Xb.dtype, order="C")
+    k = Wt.shape[0]
     share = {"viol": 0.0, "A": None, "B": None, "G": None,
              "nan_blocks": frozenset([info[0]]) if has_nan else frozenset()}
     if info[6]:
         share["count"] = _n_observed(Xb, observed)
+        share["nnz"] = n_nonzero(Xb) if observed is None else int(
+            np.count_nonzero(Xb))
+    rng = _block_orders(order, info[0])
     if observed is None:
         prod = _ExactProducts(Xb)
-        share["viol"] = hals_sweep(Wt, prod.AW(H, None), HHt, l1=l1, l2=l2,
-                                   order=order)
+        A = prod.AW(H, None)  # (k, rows): a new array, scaled in place
+        B = np.array(HHt, dtype=Xb.dtype, order="C")  # shared by the tasks
+        _fold_penalties(A, B, l1, l2)
+        buf = _Buffers(k, Wt.shape[1], Wt.dtype)
+        share["viol"] = _half(Wt, A, B, buf, rng, inner, False)[0]
+        del A, buf
         if want_terms:
             share["A"] = np.ascontiguousarray(prod.AH(Wt, None))
             share["B"] = np.dot(Wt, Wt.T)
         return _State(Wt, share)
     W = np.ascontiguousarray(Wt.T)
-    rng = None if order is None else np.random.RandomState(int(order[0]) + info[0])
-    share["viol"] = _masked_half(Xb, W, H, observed, l1, l2, rng, 1)
+    share["viol"] = _masked_half(Xb, W, H, observed, l1, l2, rng, inner)
     Wt = np.ascontiguousarray(W.T)
     if want_terms:
         # the columns' problems of the H step: a_j = W^T (m_j x_j), G_j =
@@ -668,32 +720,72 @@ def _initial_W(runner, est, W, k, init, rng, avg, transposed):
                           wdtype=dt.str, transposed=transposed)
 
 
-def _fit_hals(runner, Wt_blocks, H, *, tol, max_iter, l1_W, l2_W, l1_H, l2_H,
-              shuffle, random_state, verbose):
-    """Plain HALS over the blocks: ``fit_hals(accelerate=False, ...)``'s iterates."""
-    k = H.shape[0]
-    rng = check_random_state(random_state)
-    state = {"W": Wt_blocks, "H": H}
+def _inner_budgets(shape, k, nnz, masked, accelerate):
+    """Inner sweeps of the ``W`` and ``H`` half-steps: ``fit_hals``'s choice.
 
-    def iteration(check):
+    The same cost model on the whole ``X`` (shape, non-zeros) as in memory:
+    a few sweeps for ``W`` (at least :data:`_MIN_INNER` on effectively dense
+    data), up to 50 for ``H`` (its products are the costly part of a pass).
+    With missing values: the masked solver's :data:`_MASKED_INNER`.
+    """
+    if not accelerate:
+        return 1, 1
+    if masked:
+        return _MASKED_INNER, _MASKED_INNER
+    m, n = shape
+    floor = _MIN_INNER if nnz >= DENSE_FRACTION * m * n else 1
+    cost = min(nnz / 1.5, m * n / 15.0)
+    return (_inner_budget(cost * k + n * k * k / 15.0, m, k, floor),
+            _inner_budget(cost * k + m * k * k / 15.0, n, k, floor))
+
+
+def _fit_hals(runner, Wt_blocks, H, *, tol, max_iter, l1_W, l2_W, l1_H, l2_H,
+              shuffle, random_state, verbose, accelerate=True):
+    """HALS over the blocks: ``fit_hals(compress=False, extrapolate=False)``.
+
+    One pass over ``X`` per iteration, as in the plain solver; with
+    ``accelerate`` each half-step repeats its sweeps on the products it has
+    (``W_b`` in its block's task, ``H`` on the client from the reduced
+    shares) by the in-memory solver's rule, and the stopping threshold is
+    its stricter one. The first iteration is plain (one sweep each), as in
+    memory. From the same start the iterates are ``fit_hals``'s when the
+    blocks stop their inner ``W`` sweeps where the whole ``W`` would (always
+    with one block; see the tests).
+    """
+    k, n = H.shape
+    rng = check_random_state(random_state)
+    state = {"W": Wt_blocks, "H": H, "inner": (1, 1)}
+    buf_H = _Buffers(k, n, H.dtype)
+
+    def iteration(first):
         H = state["H"]
+        inner_W, inner_H = (1, 1) if first else state["inner"]
         order_W = rng.permutation(k) if shuffle else None
         # the old states are released block by block during the pass
         old = [state.pop("W")]
         state["W"], s = runner.run(
-            _hals_block, old, (H, np.dot(H, H.T), l1_W, l2_W, order_W, True),
-            check=check)
+            _hals_block, old, (H, np.dot(H, H.T), l1_W, l2_W, order_W, inner_W,
+                               True), check=first)
+        if first:
+            state["inner"] = _inner_budgets(runner.blocks.shape, k, s["nnz"],
+                                            bool(runner.blocks.nan_blocks),
+                                            accelerate)
         v = s["viol"]
         order_H = rng.permutation(k) if shuffle else None
+        orders_H = None if order_H is None else _Orders(order_H, rng)
         H = H.copy()
         if s["G"] is None:
-            v += hals_sweep(H, s["A"], s["B"], l1=l1_H, l2=l2_H, order=order_H)
+            # the reduced shares are the in-memory products W^T X, W^T W
+            A, B = s["A"].copy(), s["B"].copy()
+            _fold_penalties(A, B, l1_H, l2_H)
+            v += _half(H, A, B, buf_H, orders_H, inner_H, False)[0]
         else:
             G = s["G"] if s["B"] is None else s["G"] + s["B"][None]
             Ht = np.ascontiguousarray(H.T)
             order = np.arange(k) if order_H is None else order_H
             v += _batched_cd(Ht, np.ascontiguousarray(s["A"].T), G, l1_H, l2_H,
-                             order, 1)[0]
+                             order, inner_H, eps2=_INNER_EPS2,
+                             rng=rng if shuffle else None)[0]
             H = np.ascontiguousarray(Ht.T)
         state["H"] = H
         return v
@@ -703,7 +795,7 @@ def _fit_hals(runner, Wt_blocks, H, *, tol, max_iter, l1_W, l2_W, l1_H, l2_H,
     if verbose:
         print(f"HALS (dask) iteration 1: violation {violation_init:.6g}")
     if not (violation_init == 0.0 or tol >= 1.0):
-        threshold = tol * violation_init
+        threshold = (_TOL_FACTOR if accelerate else 1.0) * tol * violation_init
         while n_iter < max_iter:
             n_iter += 1
             v = iteration(False)
@@ -852,7 +944,8 @@ def fit_transform_dask(est, X, W=None, H=None, mask=None, returns_W=True):
         W_blocks, H, n_iter = _fit_hals(
             runner, W_blocks, H, tol=est.tol, max_iter=est.max_iter, l1_W=l1_W,
             l2_W=l2_W, l1_H=l1_H, l2_H=l2_H, shuffle=est.shuffle,
-            random_state=est.random_state, verbose=est.verbose)
+            random_state=est.random_state, verbose=est.verbose,
+            accelerate=_ACCELERATE)
     else:
         W_blocks, H, n_iter, err = _fit_mu(
             runner, W_blocks, H, beta=beta, tol=est.tol, max_iter=est.max_iter,

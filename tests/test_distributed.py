@@ -1,8 +1,10 @@
 """Tests of nmfkit.distributed: NMF on Dask arrays partitioned by rows.
 
-The Dask fit from a given initialisation must equal the in-memory plain
-solver (``fit_hals(accelerate=False, compress=False)``, ``fit_mu``) up to the
-rounding of the block sums; ``X`` must never be gathered; a real
+The Dask fit from a given initialisation must equal the in-memory solver
+(``fit_hals(compress=False, extrapolate=False)``, accelerated where the blocks
+stop their inner sweeps where the whole ``W`` would, and plain with the
+module's ``_ACCELERATE`` off; ``fit_mu``) up to the rounding of the block
+sums; ``X`` must never be gathered; a real
 ``LocalCluster`` must survive a killed worker; NMFk must choose the same rank
 through joblib's Dask backend.
 """
@@ -55,11 +57,18 @@ def start(X, k, seed=1):
     return rng.random((X.shape[0], k)) + 0.1, rng.random((k, X.shape[1])) + 0.1
 
 
-def in_memory(X, W, H, solver, beta, tol, max_iter, observed=None):
+@pytest.fixture
+def plain_hals(monkeypatch):
+    """The Dask HALS path with one sweep per half-step (the plain iterates)."""
+    monkeypatch.setattr(nd, "_ACCELERATE", False)
+
+
+def in_memory(X, W, H, solver, beta, tol, max_iter, observed=None, accelerate=False):
     W, H = W.copy(), H.copy()
     if solver == "cd":
         W, H, n_iter = fit_hals(X, W, H, tol=tol, max_iter=max_iter,
-                                observed=observed, accelerate=False, compress=False)
+                                observed=observed, accelerate=accelerate,
+                                compress=False, extrapolate=False)
     else:
         W, H, n_iter = fit_mu(X, W, H, beta=beta, tol=tol, max_iter=max_iter,
                               observed=observed)
@@ -74,7 +83,7 @@ def assert_close(a, b, rtol=RTOL):
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
 @pytest.mark.parametrize("solver, beta", [("cd", 2), ("mu", 1)],
                          ids=["frobenius", "kl"])
-def test_dask_fit_equals_in_memory_fit(sparse, solver, beta):
+def test_dask_fit_equals_in_memory_fit(sparse, solver, beta, plain_hals):
     X = planted(sparse=sparse)
     k = 4
     W0, H0 = start(X, k)
@@ -99,7 +108,7 @@ def test_dask_fit_equals_in_memory_fit(sparse, solver, beta):
 
 @pytest.mark.parametrize("solver, beta", [("cd", 2), ("mu", 1)],
                          ids=["frobenius", "kl"])
-def test_nan_entries_of_dense_blocks_are_missing(solver, beta):
+def test_nan_entries_of_dense_blocks_are_missing(solver, beta, plain_hals):
     X = planted(m=300)
     rng = np.random.default_rng(3)
     nan = rng.random(X.shape) < 0.1
@@ -115,6 +124,82 @@ def test_nan_entries_of_dense_blocks_are_missing(solver, beta):
     assert_close(est.components_, Hr, rtol=1e-7)
     assert_close(Wd.compute(), Wr, rtol=1e-7)
     assert est.reconstruction_err_ == pytest.approx(err_ref, rel=1e-7)
+
+
+def tiled(reps=4, sparse=False, seed=0):
+    """``X`` and a start made of ``reps`` copies of one block of rows.
+
+    Every block of a Dask array chunked by that block is then the same
+    problem, so its inner ``W`` sweeps stop where those of the whole ``W``
+    do: the accelerated Dask iterates must be the in-memory ones.
+    """
+    Xb = planted(m=500, n=50, k=5, seed=seed)
+    W0b, H0 = start(Xb, 5, seed=seed + 1)
+    X = np.tile(Xb, (reps, 1))
+    if sparse:
+        X[X < np.quantile(X, 0.5)] = 0
+        X = sp.csr_matrix(X)
+    return X, np.tile(W0b, (reps, 1)), H0
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
+@pytest.mark.parametrize("scheduler", ["synchronous", "threads"])
+def test_accelerated_dask_fit_equals_accelerated_in_memory_fit(sparse, scheduler):
+    X, W0, H0 = tiled(sparse=sparse)
+    Wa, Ha, n_acc, err_acc = in_memory(X, W0, H0, "cd", 2, 1e-4, 200,
+                                       accelerate=True)
+    _, _, n_plain, err_plain = in_memory(X, W0, H0, "cd", 2, 1e-4, 200)
+    assert n_acc < n_plain  # the accelerated path is a different one
+    with dask.config.set(scheduler=scheduler):
+        est = NMF(5, init="custom", tol=1e-4, max_iter=200)
+        Wd = est.fit_transform(da.from_array(X, chunks=(500, -1), asarray=False),
+                               W=W0, H=H0)
+    assert est.n_iter_ == n_acc
+    # one pass over X per iteration, as the plain path: the error pass only
+    assert est._dask_passes == n_acc + 1
+    assert_close(est.components_, Ha, rtol=1e-8)
+    assert_close(Wd.compute(), Wa, rtol=1e-8)
+    assert est.reconstruction_err_ == pytest.approx(err_acc, rel=1e-9)
+
+
+def test_accelerated_dask_fit_with_one_block_equals_in_memory():
+    X = planted(m=300)
+    W0, H0 = start(X, 4)
+    Wa, Ha, n_acc, err_acc = in_memory(X, W0, H0, "cd", 2, 1e-4, 200,
+                                       accelerate=True)
+    est = NMF(4, init="custom", tol=1e-4, max_iter=200)
+    Wd = est.fit_transform(da.from_array(X, chunks=(300, -1)), W=W0, H=H0)
+    assert est.n_iter_ == n_acc
+    assert_close(est.components_, Ha, rtol=1e-8)
+    assert_close(Wd.compute(), Wa, rtol=1e-8)
+
+
+def test_accelerated_dask_fit_on_uneven_blocks_reaches_the_in_memory_loss():
+    # the blocks stop their inner sweeps each by itself: other iterates than
+    # in memory, but the same loss; plain HALS is far behind at max_iter
+    X = planted(m=1000, n=60, k=6, seed=2)
+    W0, H0 = start(X, 6)
+    _, _, _, err_acc = in_memory(X, W0, H0, "cd", 2, 0, 15, accelerate=True)
+    _, _, _, err_plain = in_memory(X, W0, H0, "cd", 2, 0, 15)
+    est = NMF(6, init="custom", tol=0, max_iter=15).fit(
+        da.from_array(X, chunks=(170, -1)), W=W0, H=H0)
+    assert est.reconstruction_err_ == pytest.approx(err_acc, rel=1e-3)
+    assert err_plain > 1.01 * err_acc
+
+
+def test_accelerated_dask_fit_with_missing_values_equals_in_memory():
+    X, W0, H0 = tiled(reps=3)
+    rng = np.random.default_rng(5)
+    nan = np.tile(rng.random((500, X.shape[1])) < 0.1, (3, 1))
+    Xn = np.where(nan, np.nan, X)
+    Wa, Ha, n_acc, err_acc = in_memory(np.where(nan, 0, X), W0, H0, "cd", 2, 1e-4,
+                                       100, observed=~nan, accelerate=True)
+    est = NMF(5, init="custom", tol=1e-4, max_iter=100)
+    Wd = est.fit_transform(da.from_array(Xn, chunks=(500, -1)), W=W0, H=H0)
+    assert est.n_iter_ == n_acc
+    assert_close(est.components_, Ha, rtol=1e-7)
+    assert_close(Wd.compute(), Wa, rtol=1e-7)
+    assert est.reconstruction_err_ == pytest.approx(err_acc, rel=1e-7)
 
 
 @pytest.mark.parametrize("solver, beta", [("cd", 2), ("mu", 1)],
@@ -214,7 +299,7 @@ def _guarded(X, rows):
 
 
 @pytest.mark.parametrize("solver", ["cd", "mu"])
-def test_X_is_never_gathered(solver):
+def test_X_is_never_gathered(solver, plain_hals):
     X = planted(m=240)
     Xd = _guarded(X, 60)
     with pytest.raises(AssertionError, match="gathered"):
@@ -394,7 +479,7 @@ def cluster():
 
 
 @pytest.mark.slow
-def test_local_cluster_survives_a_killed_worker(cluster, monkeypatch):
+def test_local_cluster_survives_a_killed_worker(cluster, monkeypatch, plain_hals):
     cl, client = cluster
     X = planted(m=800)
     W0, H0 = start(X, 4)

@@ -82,6 +82,9 @@ _MAX_INNER = 50
 # than the cost model of Gillis & Glineur predicts; the 0.1 rule still ends
 # the inner loop as soon as a sweep stops paying.
 _MIN_INNER = 5
+# sweeps of the batched coordinate descent of masked HALS (the per-row Gram
+# matrices are the costly part; the 0.1 rule ends the sweeps earlier)
+_MASKED_INNER = 10
 # Our threshold is this fraction of scikit-learn's (stricter), so that from
 # the same init the answer is not worse than scikit-learn's although the
 # accelerated path visits other iterates.
@@ -815,7 +818,7 @@ def _fit_hals_masked(X, W, H, observed, *, tol, max_iter, l1_W, l2_W, l1_H, l2_H
         obs_W, obs_H = observed, observed.T
     Wc = W if W.flags.c_contiguous else np.ascontiguousarray(W)
     Ht = np.ascontiguousarray(H.T)
-    inner = 10 if accelerate else 1
+    inner = _MASKED_INNER if accelerate else 1
 
     def iteration(sweeps):
         v = _masked_half(XW, Wc, Ht.T, obs_W, l1_W, l2_W, order_rng, sweeps)
