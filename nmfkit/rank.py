@@ -759,7 +759,7 @@ class NMFk(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     >>> model.fit(X).n_components_
     3
     >>> model.decided_by_
-    'minimum'
+    'combined'
     >>> model.transform(X).shape
     (60, 3)
     """
@@ -787,7 +787,7 @@ class NMFk(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         *,
         n_perturbs=20,
         epsilon=0.015,
-        selection="minimum",
+        selection="combined",
         silhouette_threshold=0.8,
         vary_init=True,
         memory=None,

@@ -976,7 +976,7 @@ class SeNMFk(_TopicMixin, BaseEstimator):
         estimator=None,
         n_perturbs=20,
         epsilon=0.015,
-        selection="minimum",
+        selection="combined",
         silhouette_threshold=0.8,
         vary_init=True,
         memory=None,

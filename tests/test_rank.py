@@ -108,7 +108,7 @@ def test_attributes_explain_the_choice():
     }
     assert set(model.criteria_) == set(model.silhouettes_) | {
         "cophenetic", "dispersion", "heldout", "error"}
-    assert model.selection_rule_ == model.decided_by_ == "minimum"
+    assert model.selection_rule_ == model.decided_by_ == "combined"
     assert model.picks_["combined"] == model.picks_["minimum"] == 3
     for v in model.silhouettes_.values():
         assert v.shape == ks.shape and np.all(np.isfinite(v))
@@ -840,5 +840,5 @@ def test_display_shows_every_criterion(planted_scan_cache):
         np.testing.assert_array_equal(line.get_xdata(), model.n_components_range_)
     for ax in disp.axes_:  # the chosen rank is marked on every panel
         assert any(list(ln.get_xdata()) == [3, 3] for ln in ax.get_lines())
-    assert "(minimum)" in disp.lines_["chosen"].get_label()
+    assert "(combined)" in disp.lines_["chosen"].get_label()
     plt.close("all")

@@ -9,8 +9,9 @@ a rank over-fits the visible ones and predicts the hidden ones worse, so the
 held-out error is smallest near the true rank (Owen & Perry 2009, "Bi-cross-
 validation of the SVD and the nonnegative matrix factorization").
 
-For a sparse ``X`` whose implicit zeros are observed, the hidden set is
-stratified: a ``fraction`` of the stored entries plus a uniform sample of the
+For a fully observed ``X``, dense or sparse, the hidden set is
+stratified (a dense ``X`` is scored as its CSR form, so both give the same
+score): a ``fraction`` of the stored entries plus a uniform sample of the
 zero entries (at most ten times as many as the hidden stored entries), the
 zeros weighted so that the score estimates the mean error over a ``fraction``
 of all entries. ``X`` is never densified.
@@ -77,8 +78,9 @@ def _split_stored(X, fraction, rng):
 
 def _split_sparse_full(X, fraction, rng):
     """Stratified hidden set for a sparse X whose implicit zeros are observed."""
-    X = sp.csr_matrix(X)
+    X = sp.csr_matrix(X, copy=True)
     X.sum_duplicates()
+    X.eliminate_zeros()  # stored zeros are zeros: the same split as without them
     X.sort_indices()
     m, n = X.shape
     hide = rng.random_sample(X.nnz) < fraction
@@ -210,6 +212,12 @@ def heldout_score(X, H, *, beta=2.0, observed=None, fraction=0.2, random_state=0
         np.random.RandomState(random_state)
     )
     k = H.shape[0]
+    if observed is None and not sp.issparse(X):
+        # a dense X is scored as its CSR form: the same hidden entries (its
+        # non-zeros and a sample of its zeros) and the same fit of W, so a
+        # dense and a sparse X give the same score (and NMFk's held-out
+        # rule the same rank)
+        X = sp.csr_matrix(X)
     if sp.issparse(X):
         if isinstance(observed, str):
             X_vis, rows, cols, vals, weights = _split_stored(X, fraction, rng)
