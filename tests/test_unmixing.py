@@ -274,7 +274,9 @@ def test_vca_finds_the_pure_pixels(seed):
     assert np.all(A[idx].max(axis=1) > 1 - 1e-12)
     assert sorted(np.argmax(A[idx], axis=1).tolist()) == [0, 1, 2, 3]
     np.testing.assert_allclose(E, X[idx])
-    assert spectral_angle_distance(M, E)[1] < 1e-6
+    # exact pure pixels: only rounding is left, and arccos near 1 turns an
+    # error of a few ulps into ~1e-6 degrees
+    assert spectral_angle_distance(M, E)[1] < 1e-4
 
 
 def test_vca_without_pure_pixels_is_worse_than_with():
