@@ -277,9 +277,11 @@ def write_report(rows, senmfk, archive, command, X, args, img, spread):
         )
     lines += [
         "",
-        f"NMFk keeps the largest k whose minimum silhouettes (topics H and "
-        f"document weights W) reach {senmfk.silhouette_threshold}; if none "
-        "does, the k with the best minimum silhouette.",
+        f"SeNMFk's rule `selection={senmfk.selection_rule_!r}` chose k = "
+        f"{senmfk.n_components_} (decided by `{senmfk.decided_by_}`); every "
+        "rule's pick on the same scan: "
+        + ", ".join(f"{r} {p}" for r, p in senmfk.picks_.items())
+        + ". The rules are described in [nmfk.md](nmfk.md).",
         "",
         "## Side by side at the same k",
         "",

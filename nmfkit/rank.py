@@ -547,7 +547,7 @@ class NMFk(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
     ``selection`` names the rule that turns them into a rank:
 
-    ``"minimum"`` (default)
+    ``"minimum"``
         The largest ``k`` whose *minimum* cluster silhouette reaches
         ``silhouette_threshold`` for both factors (NMFk's historical rule).
     ``"mean"``
@@ -572,7 +572,7 @@ class NMFk(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         that has a ``score``). Not the best score itself: the base
         estimator's components are fitted on every entry, the hidden ones
         included, so past the true rank the score creeps up by tiny amounts.
-    ``"combined"``
+    ``"combined"`` (default)
         The lower median of the picks of ``"mean"``, ``"quantile"``,
         ``"components"``, ``"cophenetic"``, ``"dispersion"`` and, when
         available, ``"heldout"``.
@@ -580,11 +580,9 @@ class NMFk(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     The default is the rule with the best hit rate over the whole benchmark
     ``benchmarks/bench_rank.py`` (13 cases: planted dense, sparse and tensor
     data, generated corpora, arXiv abstracts, the Samson scene; see
-    ``docs/rank_selection.md``), not tuned to any one case: ``"minimum"``,
-    ``"quantile"``, ``"components"`` and ``"combined"`` each hit 11 of 13
-    with the same picks, ``"mean"`` 8, ``"cophenetic"`` 8, ``"dispersion"``
-    9, ``"heldout"`` 8 of the 9 cases it applies to. On the tie the
-    historical rule stays the default.
+    ``docs/rank_selection.md``), not tuned to any one case: ``"combined"``
+    hits 12 of 13; ``"minimum"``, ``"quantile"``, ``"components"`` and
+    ``"heldout"`` 11, ``"dispersion"`` 9, ``"mean"`` and ``"cophenetic"`` 8.
 
     **When no rank passes** the threshold of a threshold rule, the secondary
     rule decides, with a warning that gives the numbers: the ``k`` with the
@@ -635,7 +633,7 @@ class NMFk(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     epsilon : float, default=0.015
         Half-width of the multiplicative noise, in ``(0, 1)``.
     selection : {"minimum", "mean", "quantile", "components", "cophenetic", \
-            "dispersion", "heldout", "combined"}, default="minimum"
+            "dispersion", "heldout", "combined"}, default="combined"
         The rule that picks the rank (above). :attr:`picks_` holds every
         rule's pick of the same scan.
     silhouette_threshold : float, default=0.8

@@ -806,7 +806,7 @@ class SeNMFk(_TopicMixin, BaseEstimator):
     :class:`~nmfkit.NMFk` runs :class:`SeNMF` on ``n_perturbs`` perturbed
     copies of ``X`` for each candidate number of topics, clusters the topics
     of the runs and picks the number of topics by the rule ``selection``
-    (default ``"minimum"``, NMFk's default: see :class:`~nmfkit.NMFk` for
+    (default ``"combined"``, NMFk's default: see :class:`~nmfkit.NMFk` for
     the rules, the criteria and the secondary rule used when no candidate
     passes a threshold).
 
@@ -840,7 +840,7 @@ class SeNMFk(_TopicMixin, BaseEstimator):
         Perturbed runs per candidate (at least 2).
     epsilon : float, default=0.015
         Half-width of the multiplicative noise on the entries of ``X``.
-    selection : str, default="minimum"
+    selection : str, default="combined"
         The rule that picks the number of topics (see
         :class:`~nmfkit.NMFk`; ``"components"`` judges the topics' stability
         alone).
