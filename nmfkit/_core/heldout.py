@@ -140,22 +140,25 @@ def _fit_rows_sparse_full(X_vis, H, rows, cols, beta, l1, l2, tol, max_iter):
     m, n = X_vis.shape
     k = H.shape[0]
     if beta == 2:
+        # G_i = H diag(visible_i) H^T = H H^T - sum over row i's hidden
+        # entries j of h_j h_j^T; the sum is, for each a, the sparse product
+        # (hidden indicator) @ (H^T * H[a]): no per-entry outer products, so
+        # memory stays O(rows_chunk k^2 + n k) however many entries are hidden
         HHt = H @ H.T
         B = np.asarray(X_vis @ H.T)
-        order = np.argsort(rows, kind="stable")
-        rows_s, cols_s = rows[order], cols[order]
+        hidden = sp.csr_matrix(
+            (np.ones(rows.size, dtype=H.dtype), (rows, cols)), shape=(m, n)
+        )
+        Ht = np.ascontiguousarray(H.T)
         W = np.zeros((m, k), dtype=H.dtype)
         chunk = max(1, 2**21 // max(k * k, 1))
         for start in range(0, m, chunk):
             stop = min(m, start + chunk)
             G = np.broadcast_to(HHt, (stop - start, k, k)).copy()
-            lo, hi = np.searchsorted(rows_s, [start, stop])
-            if hi > lo:
-                O = H[:, cols_s[lo:hi]].T
-                outer = O[:, :, None] * O[:, None, :]
-                local = rows_s[lo:hi] - start
-                uniq, starts = np.unique(local, return_index=True)
-                G[uniq] -= np.add.reduceat(outer, starts, axis=0)
+            Mc = hidden[start:stop]
+            if Mc.nnz:
+                for a in range(k):
+                    G[:, a, :] -= np.asarray(Mc @ (Ht * Ht[:, a:a + 1]))
             W[start:stop] = _gram_nnls(G, B[start:stop], l1, l2, tol, max_iter)
         return W
     # other losses: dense row blocks (bounded memory) with a dense mask

@@ -1,0 +1,43 @@
+"""The held-out score of the core (:mod:`nmfkit._core.heldout`)."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from nmfkit._core.heldout import heldout_score
+
+
+def _data(seed, density=0.3):
+    rng = np.random.RandomState(seed)
+    W = rng.exponential(size=(60, 3))
+    H = rng.exponential(size=(3, 40))
+    X = (W @ H) * (rng.rand(60, 40) < density)
+    return X, H
+
+
+@pytest.mark.parametrize("beta", [2.0, 1.0])
+@pytest.mark.parametrize("density", [0.3, 1.0])
+def test_dense_and_sparse_input_get_the_same_score(beta, density):
+    # the same hidden entries and the same fit of W: a rank choice by the
+    # held-out score cannot depend on the container
+    X, H = _data(0, density)
+    dense = heldout_score(X, H, beta=beta, random_state=0)
+    for fmt in (sp.csr_matrix, sp.csc_matrix, sp.coo_matrix):
+        assert heldout_score(fmt(X), H, beta=beta, random_state=0) == pytest.approx(
+            dense, rel=1e-10)
+    # stored zeros are zeros
+    S = sp.csr_matrix(X)
+    S.data[::7] = 0.0
+    Z = S.toarray()
+    assert heldout_score(S, H, beta=beta, random_state=0) == pytest.approx(
+        heldout_score(Z, H, beta=beta, random_state=0), rel=1e-10)
+
+
+def test_score_prefers_the_true_components():
+    X, H = _data(1, density=1.0)
+    good = heldout_score(X, H, random_state=0)
+    worse = heldout_score(X, H[:2], random_state=0)
+    noisy = heldout_score(X, H + np.random.RandomState(2).exponential(size=H.shape),
+                          random_state=0)
+    assert good > worse and good > noisy
+    assert good == pytest.approx(0.0, abs=1e-6)  # exact model: no held-out error
