@@ -80,13 +80,13 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from threadpoolctl import threadpool_limits
 
-from ._core.hals import (_INNER_EPS2, _MASKED_INNER, _MIN_INNER, _TOL_FACTOR,
-                         _Buffers, _ExactProducts, _fold_penalties, _half,
-                         _inner_budget, _masked_half)
+from ._core.hals import (_INNER_EPS2, _MASKED_INNER, _TOL_FACTOR, _Buffers,
+                         _ExactProducts, _fold_penalties, _half, _masked_half,
+                         inner_budgets)
 from ._core.losses import beta_divergence
 from ._core.mu import mu_apply, mu_gamma, mu_terms_H, mu_update_W
 from ._core.nnls import _batched_cd, _RowProblems, nnls
-from ._core.profile import DENSE_FRACTION, n_nonzero
+from ._core.profile import n_nonzero
 from ._validation import check_factor
 
 __all__ = ["is_dask_collection", "fit_transform_dask", "transform_dask",
@@ -723,20 +723,15 @@ def _initial_W(runner, est, W, k, init, rng, avg, transposed):
 def _inner_budgets(shape, k, nnz, masked, accelerate):
     """Inner sweeps of the ``W`` and ``H`` half-steps: ``fit_hals``'s choice.
 
-    The same cost model on the whole ``X`` (shape, non-zeros) as in memory:
-    a few sweeps for ``W`` (at least :data:`_MIN_INNER` on effectively dense
-    data), up to 50 for ``H`` (its products are the costly part of a pass).
-    With missing values: the masked solver's :data:`_MASKED_INNER`.
+    The core's cost model on the whole ``X`` (shape, non-zeros), as in
+    memory (:func:`~nmfkit._core.hals.inner_budgets`); with missing values
+    the masked solver's :data:`_MASKED_INNER`.
     """
     if not accelerate:
         return 1, 1
     if masked:
         return _MASKED_INNER, _MASKED_INNER
-    m, n = shape
-    floor = _MIN_INNER if nnz >= DENSE_FRACTION * m * n else 1
-    cost = min(nnz / 1.5, m * n / 15.0)
-    return (_inner_budget(cost * k + n * k * k / 15.0, m, k, floor),
-            _inner_budget(cost * k + m * k * k / 15.0, n, k, floor))
+    return inner_budgets(shape, k, nnz)
 
 
 def _fit_hals(runner, Wt_blocks, H, *, tol, max_iter, l1_W, l2_W, l1_H, l2_H,

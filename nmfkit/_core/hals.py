@@ -68,10 +68,10 @@ from sklearn.utils import check_random_state
 from .nnls import _batched_cd, _RowProblems
 from .parallel import (MIN_NNZ, product_threads, row_block_view, single_blas,
                        thread_pool)
-from .profile import effectively_dense, n_nonzero
+from .profile import effectively_dense, is_dense_count, n_nonzero
 from .randomized import compress as _qb_compress
 
-__all__ = ["fit_hals", "hals_sweep", "plan_compression"]
+__all__ = ["fit_hals", "hals_sweep", "inner_budgets", "plan_compression"]
 
 # Gillis & Glineur's constants for HALS.
 _INNER_ALPHA = 0.5
@@ -267,6 +267,36 @@ def _inner_budget(product_cost, size, k, floor=1):
     return int(min(_MAX_INNER, max(floor, np.floor(1.0 + _INNER_ALPHA * rho))))
 
 
+def _product_cost(m, n, nnz):
+    """Rough ns per row of ``G`` of a product of the ``m x n`` data with ``G``.
+
+    The cost model sees the data, not the container (dense and sparse input
+    of the same data take the same path): the cheaper of a dense product and
+    a sparse one over the non-zeros.
+    """
+    return min(nnz / 1.5, m * n / 15.0)
+
+
+def _half_budget(cost, k, size, other, floor=1):
+    """Inner sweeps of a half-step on a ``(k, size)`` factor against ``(k, other)``.
+
+    ``cost``: :func:`_product_cost` of the products the half-step makes.
+    """
+    return _inner_budget(cost * k + other * k * k / 15.0, size, k, floor)
+
+
+def inner_budgets(shape, k, nnz):
+    """``(W, H)`` inner-sweep budgets of :func:`fit_hals` on exact (uncompressed) data.
+
+    From the shape and the non-zero count only, so a solver that never holds
+    ``X`` whole (the Dask path) chooses what ``fit_hals`` would.
+    """
+    m, n = shape
+    floor = _MIN_INNER if is_dense_count(m, n, nnz) else 1
+    cost = _product_cost(m, n, nnz)
+    return _half_budget(cost, k, m, n, floor), _half_budget(cost, k, n, m, floor)
+
+
 # Row blocks of a sparse X for the products: a fixed number, independent of
 # the thread count (each output row, or each partial sum, is then computed
 # the same way whatever the threads: results do not depend on them).
@@ -318,11 +348,7 @@ class _ExactProducts:
             n_groups = min(_SPARSE_GROUPS, len(self.blocks))
             bounds = np.linspace(0, len(self.blocks), n_groups + 1).astype(int)
             self.groups = [range(bounds[g], bounds[g + 1]) for g in range(n_groups)]
-        m, n = X.shape
-        # The cost model sees the data, not the container (dense and sparse
-        # input of the same data take the same path): the cheaper of a
-        # dense product and a sparse one over the non-zeros.
-        self.cost = min(nnz / 1.5, m * n / 15.0)
+        self.cost = _product_cost(X.shape[0], X.shape[1], nnz)
 
     def _map(self, func, items):
         threads = min(product_threads(), len(items))
@@ -718,8 +744,8 @@ def fit_hals(X, W, H, *, tol=1e-4, max_iter=200, l1_W=0.0, l2_W=0.0, l1_H=0.0,
         A = product(G, out)
         B = np.dot(G, G.T)
         _fold_penalties(A, B, l1, l2)
-        inner = _inner_budget(prod.cost * k + G.shape[1] * k * k / 15.0, F.shape[1],
-                              k, floor if prod is exact else 1) if accelerate else 1
+        inner = _half_budget(prod.cost, k, F.shape[1], G.shape[1],
+                             floor if prod is exact else 1) if accelerate else 1
         v, h = _half(F, A, B, buf, order_rng, inner, first_only)
         return v, A, B, h
 

@@ -10,7 +10,7 @@ entries, which do not depend on the container.
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["n_nonzero", "effectively_dense"]
+__all__ = ["n_nonzero", "effectively_dense", "is_dense_count"]
 
 # Above this fraction of non-zero entries a dense product of the data with a
 # k-row matrix (about m n k / 15 ns here) is cheaper than a sparse one
@@ -26,6 +26,11 @@ def n_nonzero(X):
     return int(np.count_nonzero(X))
 
 
+def is_dense_count(m, n, nnz):
+    """Whether ``nnz`` non-zeros make an ``m x n`` matrix effectively dense."""
+    return m * n == 0 or nnz >= DENSE_FRACTION * m * n
+
+
 def effectively_dense(X, nnz=None):
     """Whether at least :data:`DENSE_FRACTION` of the entries of ``X`` are non-zero."""
     m, n = X.shape
@@ -33,4 +38,4 @@ def effectively_dense(X, nnz=None):
         return True
     if nnz is None:
         nnz = n_nonzero(X)
-    return nnz >= DENSE_FRACTION * m * n
+    return is_dense_count(m, n, nnz)
