@@ -17,11 +17,14 @@ denominator of :func:`~nmfkit._core.mu.mu_terms_H`). A tree reduction adds
 the shares and ``H`` is updated on the client by the same core functions.
 Each iteration moves ``O(k n_features)`` numbers per block, never data.
 
-Memory: a pass is one :func:`dask.array.map_blocks` over ``X``, so the
-layers that produce a block (a read from disk, an expression) are fused into
-the block's task and no block of ``X`` is kept between tasks; a block task
-needs the block plus about 0.3x its bytes (2.3x with missing values), and
-the previous ``W_b`` is released as soon as its block's task has run.
+Memory: a pass is one :func:`dask.array.map_blocks` over ``X`` whose
+block tasks each take in every task that only they need (``_fold_sources``:
+reading the block from disk, the random draws and products of an
+expression, which Dask would otherwise run as separate tasks whose results
+the scheduler holds and moves), so a block of ``X`` exists only while its
+task runs. A block task needs what producing its block needs, or the block
+plus about 0.3x its bytes (2.3x with missing values) if that is more; the
+previous ``W_b`` is released as soon as its block's task has run.
 
 The iterates are those of the in-memory solvers without the paths that need
 ``X`` whole: accelerated HALS (``fit_hals(..., compress=False,
@@ -383,7 +386,10 @@ def _random_block(block_info=None, *, k, seeds, scale, wdtype, transposed):
     r0, r1 = block_info[None]["array-location"][0]
     n_rows = r1 - r0
     rng = np.random.RandomState(seeds[block_info[None]["chunk-location"][0]])
-    W = np.abs(scale * rng.standard_normal(size=(n_rows, k))).astype(wdtype)
+    W = rng.standard_normal(size=(n_rows, k))
+    W *= scale  # in place: this runs inside the first pass's block task
+    np.abs(W, out=W)
+    W = W.astype(wdtype, copy=False)
     return np.ascontiguousarray(W.T) if transposed else W
 
 
@@ -614,20 +620,31 @@ class _Runner:
         da, dask = self.da, self.dask
         bl = self.blocks
         ins = [bl.X] if states is None else [bl.X, states.pop()]
+        # on a cluster: the old W_b, held here until their block's new task
+        # has run, then released one by one (not all at the end of the pass)
+        old = self._futures_by_block(ins[1]) if len(ins) > 1 else {}
         token = "nmfkit-" + func.__name__.strip("_").replace("_", "-")
-        # No worker annotations: they stop dask from fusing the layers that
-        # produce X into the block tasks. The scheduler places a block's task
-        # where most of its input bytes are (X_b when X is persisted, else the
-        # previous W_b), so W_b stays beside X_b without them.
-        out = da.map_blocks(_on_block, *ins, task=func, static=bl.static,
-                            nan_blocks=bl.nan_blocks, check=check, args=tuple(args),
-                            chunks=bl.X.chunks, dtype=object, meta=self.meta,
-                            token=token)
+        # The annotation keeps dask's blockwise optimisation from merging the
+        # last layers of X (e.g. the `+` of an expression) into the block task:
+        # merged, their inputs stay referenced for the whole task. Instead
+        # _block_tasks folds X's layers in as separate steps, each freed after
+        # its last use. No worker annotations: the scheduler places a block's
+        # task where most of its input bytes are (X_b when X is persisted,
+        # else the previous W_b), so W_b stays beside X_b without them.
+        with (dask.annotate(nmfkit_pass=token) if _can_fold()
+              else contextlib.nullcontext()):
+            out = da.map_blocks(_on_block, *ins, task=func, static=bl.static,
+                                nan_blocks=bl.nan_blocks, check=check,
+                                args=tuple(args), chunks=bl.X.chunks, dtype=object,
+                                meta=self.meta, token=token)
         del ins
-        parts = list(out.to_delayed(optimize_graph=True).ravel())
+        name, chunks = out.name, out.chunks
+        parts = self._block_tasks(out)
+        del out
         shares = ([dask.delayed(_share_of, pure=True)(p) for p in parts]
                   if returns_w else parts)
         total = self.reduce(shares)
+        del shares
         tracker = None if self.client is not None else _Tracker(dask)
         persisted = None
         try:
@@ -635,6 +652,9 @@ class _Runner:
                   else contextlib.nullcontext()), (
                     tracker.callback if tracker else contextlib.nullcontext()):
                 persisted = dask.persist(*parts, total)
+                del parts, total  # their graphs hold the old W_b
+                if old:
+                    self._release_as_done(persisted[:-1], old)
                 result = dask.compute(persisted[-1])[0]
         except _BlockValueError:
             raise
@@ -660,7 +680,53 @@ class _Runner:
         graph = {}
         for p in persisted[:-1]:
             graph.update(dict(p.__dask_graph__()))
-        return da.Array(graph, out.name, out.chunks, meta=self.meta), result
+        return da.Array(graph, name, chunks, meta=self.meta), result
+
+    def _futures_by_block(self, states):
+        """``{block: future}`` of persisted states on a cluster (else empty)."""
+        if self.client is None:
+            return {}
+        from distributed import futures_of
+
+        n = len(self.blocks.bounds)
+        found = ((_block_keys(f.key, n), f) for f in futures_of(states))
+        return {i: f for i, f in found if i is not None}
+
+    def _release_as_done(self, persisted, old):
+        """Drop each old ``W_b`` once the new task of its block has finished."""
+        from distributed import as_completed, futures_of
+
+        n = len(self.blocks.bounds)
+        new = {f: _block_keys(f.key, n) for p in persisted for f in futures_of(p)}
+        for future in as_completed(list(new)):
+            old.pop(new[future], None)
+        old.clear()
+
+    def _block_tasks(self, out):
+        """The pass's block tasks as delayed objects, each owning its block's sources.
+
+        The graph is optimised as :meth:`dask.array.Array.to_delayed` does,
+        then every task that only one block task needs (transitively: reading
+        the block, the layers of an expression that Dask does not fuse, such
+        as its random sources and its matrix products) is folded into that
+        block task (:func:`_fold_sources`). So a block of ``X`` and the pieces
+        it is made of exist only inside its task: the scheduler neither holds
+        them between tasks nor moves them between workers.
+        """
+        from dask.delayed import Delayed
+        from dask.highlevelgraph import HighLevelGraph
+
+        if not _can_fold():  # dask before Task.fuse: dask's own fusion only
+            return list(out.to_delayed(optimize_graph=True).ravel())
+        keys = [k for k in out.__dask_keys__() for k in k]  # (i, 0) per block
+        # without the linear fusion: a fused chain holds its outside inputs
+        # for its whole run (the `+`'s operands while the block task runs)
+        with self.dask.config.set({"optimization.fuse.active": False}):
+            graph = out.__dask_optimize__(out.__dask_graph__(), keys)
+        graph = _fold_sources(dict(graph), keys)
+        layer = f"delayed-{out.name}"
+        hlg = HighLevelGraph.from_collections(layer, graph, dependencies=())
+        return [Delayed(k, hlg, layer=layer) for k in keys]
 
     def _failed_block(self, persisted, tracker):
         """The block whose task failed in a pass (``None`` when unknown)."""
@@ -690,6 +756,53 @@ class _Runner:
         return states.map_blocks(_w_out, transposed, chunks=(bl.X.chunks[0], (k,)),
                                  dtype=bl.dtype,
                                  meta=np.empty((0, 0), dtype=bl.dtype))
+
+
+def _can_fold():
+    """Whether this dask builds tasks from subgraphs (``Task.fuse``, 2024.12+)."""
+    try:
+        from dask._task_spec import Task
+    except ImportError:
+        return False
+    return hasattr(Task, "fuse")
+
+
+def _fold_sources(graph, outputs):
+    """Fold into each of ``outputs`` the tasks only it needs; a new graph dict.
+
+    A task is folded into output ``o`` when every task that depends on it is
+    ``o`` or already folded into ``o``. Tasks several outputs share (``H``,
+    a block of a source that two blocks read) stay separate, and so do
+    data and persisted results (only tasks and aliases are folded). The
+    folded task runs its subgraph in order and frees each intermediate
+    after its last use (``Task.fuse``). Dask releases without ``Task.fuse``
+    (before 2024.12) get the graph back unchanged.
+    """
+    if not _can_fold():
+        return graph
+    from dask._task_spec import Alias, Task, convert_legacy_graph
+
+    graph = convert_legacy_graph(graph)
+    deps = {key: set(node.dependencies) & graph.keys() for key, node in graph.items()}
+    dependents = {key: set() for key in graph}
+    for key, ds in deps.items():
+        for d in ds:
+            dependents[d].add(key)
+    out_set = set(outputs)
+    folded = {}
+    for o in outputs:
+        owned, stack, reached = {o}, [o], {}
+        while stack:  # d is owned once all its dependents are (each edge seen once)
+            for d in deps[stack.pop()]:
+                reached[d] = reached.get(d, 0) + 1
+                if (reached[d] == len(dependents[d]) and d not in out_set
+                        and d not in folded and isinstance(graph[d], (Task, Alias))):
+                    owned.add(d)
+                    stack.append(d)
+        if len(owned) > 1:
+            folded.update(dict.fromkeys(owned - {o}, o))
+            graph[o] = Task.fuse(*(graph[k] for k in owned), key=o)
+    return {key: node for key, node in graph.items() if key not in folded}
 
 
 def _observed_mean(runner):

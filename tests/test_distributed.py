@@ -315,6 +315,91 @@ def test_X_is_never_gathered(solver, plain_hals):
     NMF(4, random_state=0, max_iter=5).fit(Xd)  # nor the random init
 
 
+needs_fold = pytest.mark.skipif(not nd._can_fold(),
+                                reason="folding needs dask >= 2024.12 (Task.fuse)")
+
+
+def _expression(rows, block_rows, n=8, k=3, seed=0):
+    """``W @ H + noise`` with random sources Dask does not fuse into one task."""
+    rng = da.random.default_rng(seed)
+    H = np.random.default_rng(seed + 1).random((k, n))
+    W = rng.random((rows, k), chunks=(block_rows, k))
+    return W @ H + rng.random((rows, n), chunks=(block_rows, n))
+
+
+def _sum_blocks(X):
+    out = X.map_blocks(lambda b: np.full((1, 1), b.sum()), chunks=(1, 1), dtype=float)
+    keys = [k for row in out.__dask_keys__() for k in row]
+    with dask.config.set({"optimization.fuse.active": False}):
+        graph = dict(out.__dask_optimize__(out.__dask_graph__(), keys))
+    return graph, keys
+
+
+@needs_fold
+def test_each_block_task_owns_the_sources_only_it_needs():
+    X = _expression(60, 20)
+    graph, keys = _sum_blocks(X)
+    assert len(graph) > 2 * len(keys)  # random draws, product, sum: separate
+    folded = nd._fold_sources(dict(graph), keys)
+    # left: the three block tasks and what all of them share (H)
+    assert set(keys) <= folded.keys() and len(folded) <= len(keys) + 2
+    deps = {k: set(folded[k].dependencies) for k in folded}
+    for key in folded.keys() - set(keys):
+        assert sum(key in d for d in deps.values()) == len(keys)
+    np.testing.assert_allclose(dask.get(folded, keys), dask.get(graph, keys))
+
+
+@needs_fold
+def test_a_source_block_two_blocks_read_stays_a_separate_task():
+    source = da.from_array(np.arange(60.0 * 8).reshape(60, 8), chunks=(30, 8)) * 2
+    X = source.rechunk((20, 8))  # block 1 reads source blocks 0 and 1
+    graph, keys = _sum_blocks(X)
+    folded = nd._fold_sources(dict(graph), keys)
+    deps = {k: set(folded[k].dependencies) for k in folded}
+    shared = [d for d in folded.keys() - set(keys)
+              if sum(d in ds for ds in deps.values()) > 1]
+    assert len(shared) == 2  # the doubled source blocks, each read by two blocks
+    np.testing.assert_allclose(np.ravel(dask.get(folded, keys)),
+                               [(2 * np.arange(i * 160, (i + 1) * 160.0)).sum()
+                                for i in range(3)])
+
+
+@needs_fold
+def test_a_pass_over_an_expression_holds_one_block_at_a_time():
+    # Traced numpy allocations around every task of a fit (synchronous
+    # scheduler): a block task needs what producing its block of the
+    # expression needs (its two operands and their sum: 3 blocks) and
+    # nothing more; between tasks no block is held, only the factors.
+    import tracemalloc
+
+    from dask.callbacks import Callback
+
+    rows, block_rows, n, k = 40_000, 10_000, 100, 3
+    X = _expression(rows, block_rows, n=n, k=k)
+    block = block_rows * n * 8
+    rises, held, started = [], [], {}
+
+    def pre(key, dsk, state):
+        started[key] = tracemalloc.get_traced_memory()[0]
+        held.append(started[key])  # the first: after the fit's imports
+        tracemalloc.reset_peak()
+
+    def post(key, result, dsk, state, worker_id):
+        current, peak = tracemalloc.get_traced_memory()
+        rises.append(peak - started.pop(key))
+        held.append(current)
+
+    tracemalloc.start()
+    try:
+        with dask.config.set(scheduler="sync"), Callback(pretask=pre, posttask=post):
+            NMF(k, init="random", random_state=0, max_iter=3).fit(X)
+    finally:
+        tracemalloc.stop()
+    factors = 3 * rows * k * 8  # the blocks of W: old, new, returned
+    assert 2.9 * block < max(rises) < 3.2 * block, max(rises) / block
+    assert max(held) - held[0] < 0.5 * block + factors, (max(held) - held[0]) / block
+
+
 # ---------------------------------------------------------------- bad input
 def test_column_chunks_are_rechunked_with_a_warning():
     X = planted(m=200)
