@@ -151,7 +151,9 @@ def make_ratings(n_users=610, n_items=9724, n_ratings=100_836, rank=8, seed=0):
     for u, c in enumerate(counts):  # c items without replacement ~ popularity
         keys = log_pop + rng.gumbel(size=n_items)
         rows.append(np.full(c, u))
-        cols.append(np.argpartition(-keys, c)[:c])
+        # sorted: argpartition's order of the chosen items depends on the
+        # CPU's SIMD path, and the order decides which noise each rating gets
+        cols.append(np.sort(np.argpartition(-keys, c)[:c]))
     r, c = np.concatenate(rows), np.concatenate(cols)
     U = rng.normal(0, 1, (n_users, rank)) / np.sqrt(rank)
     V = rng.normal(0, 1, (n_items, rank)) / np.sqrt(rank)
