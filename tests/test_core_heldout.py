@@ -41,3 +41,34 @@ def test_score_prefers_the_true_components():
                           random_state=0)
     assert good > worse and good > noisy
     assert good == pytest.approx(0.0, abs=1e-6)  # exact model: no held-out error
+
+
+@pytest.mark.parametrize("beta", [2.0, 1.0])
+def test_a_cached_split_gives_the_score_of_a_fresh_one(beta):
+    # a seed hides the same entries every time: the split is made once per X
+    # (RandomState(0) is the same draw, never cached)
+    from nmfkit._core import heldout
+
+    X, H = _data(3, density=0.4)
+    for container in (X, sp.csr_matrix(X)):
+        heldout._SPLITS.clear()
+        first = heldout_score(container, H, beta=beta, random_state=0)
+        assert len(heldout._SPLITS) == 1
+        again = heldout_score(container, H, beta=beta, random_state=0)
+        fresh = heldout_score(container, H, beta=beta,
+                              random_state=np.random.RandomState(0))
+        assert first == again == pytest.approx(fresh, rel=1e-12)
+        assert len(heldout._SPLITS) == 1
+
+
+def test_an_X_changed_in_place_gets_a_new_split():
+    from nmfkit._core import heldout
+
+    X, H = _data(4, density=0.5)
+    heldout_score(X, H, random_state=0)
+    X[X > 0] *= 2.0  # the same pattern, other values
+    X[0, :] = 0.0    # and another pattern
+    assert heldout_score(X, H, random_state=0) == pytest.approx(
+        heldout_score(X, H, random_state=np.random.RandomState(0)), rel=1e-12)
+    X_vis, rows = heldout._SPLITS[next(reversed(heldout._SPLITS))][:2]
+    assert not X_vis.data.flags.writeable and not rows.flags.writeable

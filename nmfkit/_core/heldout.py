@@ -17,6 +17,9 @@ zeros weighted so that the score estimates the mean error over a ``fraction``
 of all entries. ``X`` is never densified.
 """
 
+import hashlib
+from collections import OrderedDict
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -74,6 +77,52 @@ def _split_stored(X, fraction, rng):
         (X.data[keep], X.indices[keep], indptr), shape=X.shape, dtype=X.dtype
     )
     return X_vis, rows, cols, vals, np.ones(rows.size)
+
+
+# The full-X splits of the last few matrices. NMFk scores two fits at every
+# rank, and GridSearchCV every candidate on the same test fold, all with the
+# same seed: the split (a quarter of a score on the arXiv TF-IDF matrix) is
+# made once. Keyed by a digest of X's content, so an X changed in place gets
+# a new split; the cached arrays are read-only.
+_SPLITS = OrderedDict()
+_SPLITS_KEEP = 2
+_SPLITS_MAX_BYTES = 1 << 28
+
+
+def _digest(X):
+    h = hashlib.blake2b(digest_size=20)
+    h.update(repr((X.format if sp.issparse(X) else "dense", X.shape,
+                   X.dtype.str)).encode())
+    parts = (X.indptr, X.indices, X.data) if sp.issparse(X) else (X,)
+    for a in parts:
+        h.update(np.ascontiguousarray(a).reshape(-1).view(np.uint8))
+    return h.digest()
+
+
+def _cached_full_split(X, fraction, seed):
+    """``_split_sparse_full`` of ``X`` (dense: its CSR form) with ``RandomState(seed)``.
+
+    Returns the split and the CSR indicator of its hidden entries.
+    """
+    cache = (X.format in ("csr", "csc") if sp.issparse(X) else True) and (
+        (X.data.nbytes if sp.issparse(X) else X.nbytes) <= _SPLITS_MAX_BYTES)
+    key = (_digest(X), float(fraction), int(seed)) if cache else None
+    if key is not None and key in _SPLITS:
+        _SPLITS.move_to_end(key)
+        return _SPLITS[key]
+    Xs = X if sp.issparse(X) else sp.csr_matrix(X)
+    X_vis, rows, cols, vals, weights = _split_sparse_full(
+        Xs, fraction, np.random.RandomState(seed))
+    hidden = sp.csr_matrix((np.ones(rows.size), (rows, cols)), shape=X.shape)
+    out = (X_vis, rows, cols, vals, weights, hidden)
+    if key is not None:
+        for a in (X_vis.data, X_vis.indices, X_vis.indptr, rows, cols, vals, weights,
+                  hidden.data, hidden.indices, hidden.indptr):
+            a.flags.writeable = False
+        _SPLITS[key] = out
+        while len(_SPLITS) > _SPLITS_KEEP:
+            _SPLITS.popitem(last=False)
+    return out
 
 
 def _split_sparse_full(X, fraction, rng):
@@ -135,10 +184,16 @@ def _gram_nnls(G, b, l1, l2, tol, max_iter):
     return W
 
 
-def _fit_rows_sparse_full(X_vis, H, rows, cols, beta, l1, l2, tol, max_iter):
-    """Fit ``W`` on every entry of a sparse X except the hidden (rows, cols)."""
+def _fit_rows_sparse_full(X_vis, H, rows, cols, beta, l1, l2, tol, max_iter,
+                          hidden=None):
+    """Fit ``W`` on every entry of a sparse X except the hidden (rows, cols).
+
+    ``hidden``: the CSR indicator of the hidden entries, when the caller has it.
+    """
     m, n = X_vis.shape
     k = H.shape[0]
+    if hidden is None:
+        hidden = sp.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(m, n))
     if beta == 2:
         # G_i = H diag(visible_i) H^T = H H^T - sum over row i's hidden
         # entries j of h_j h_j^T; the sum is, for each a, the sparse product
@@ -146,9 +201,6 @@ def _fit_rows_sparse_full(X_vis, H, rows, cols, beta, l1, l2, tol, max_iter):
         # memory stays O(rows_chunk k^2 + n k) however many entries are hidden
         HHt = H @ H.T
         B = np.asarray(X_vis @ H.T)
-        hidden = sp.csr_matrix(
-            (np.ones(rows.size, dtype=H.dtype), (rows, cols)), shape=(m, n)
-        )
         Ht = np.ascontiguousarray(H.T)
         W = np.zeros((m, k), dtype=H.dtype)
         chunk = max(1, 2**21 // max(k * k, 1))
@@ -164,13 +216,10 @@ def _fit_rows_sparse_full(X_vis, H, rows, cols, beta, l1, l2, tol, max_iter):
     # other losses: dense row blocks (bounded memory) with a dense mask
     W = np.empty((m, k), dtype=H.dtype)
     chunk = max(1, 2**22 // max(n, 1))
-    hidden = sp.csr_matrix(
-        (np.ones(rows.size, dtype=bool), (rows, cols)), shape=(m, n)
-    )
     for start in range(0, m, chunk):
         stop = min(m, start + chunk)
         Xc = X_vis[start:stop].toarray()
-        obs = ~hidden[start:stop].toarray()
+        obs = hidden[start:stop].toarray() == 0
         Wc = np.full((stop - start, k), np.sqrt(max(Xc.mean(), _EPS) / k), dtype=H.dtype)
         Wc, _, _ = fit_mu(
             Xc, Wc, H, beta=beta, tol=tol, max_iter=max_iter, l1_W=l1, l2_W=l2,
@@ -215,12 +264,25 @@ def heldout_score(X, H, *, beta=2.0, observed=None, fraction=0.2, random_state=0
         np.random.RandomState(random_state)
     )
     k = H.shape[0]
-    if observed is None and not sp.issparse(X):
+    if observed is None:
         # a dense X is scored as its CSR form: the same hidden entries (its
         # non-zeros and a sample of its zeros) and the same fit of W, so a
         # dense and a sparse X give the same score (and NMFk's held-out
         # rule the same rank)
-        X = sp.csr_matrix(X)
+        if isinstance(random_state, (int, np.integer)):
+            X_vis, rows, cols, vals, weights, hidden = _cached_full_split(
+                X, fraction, random_state)
+        else:
+            Xs = X if sp.issparse(X) else sp.csr_matrix(X)
+            X_vis, rows, cols, vals, weights = _split_sparse_full(Xs, fraction, rng)
+            hidden = None
+        if rows.size == 0:
+            return 0.0
+        W = _fit_rows_sparse_full(X_vis, H, rows, cols, beta, l1, l2, tol, max_iter,
+                                  hidden=hidden)
+        pred = wh_at(W, H, rows, cols)
+        err = elementwise_beta(vals, pred, beta)
+        return -float(np.sum(weights * err) / np.sum(weights))
     if sp.issparse(X):
         if isinstance(observed, str):
             X_vis, rows, cols, vals, weights = _split_stored(X, fraction, rng)
