@@ -129,6 +129,41 @@ def test_ssc_holds_not_separable():
         assert res.value == 1.0 and res.upper_bound == 1.0
 
 
+
+def test_bnb_without_scipys_private_highs_object_gives_the_same_answers(monkeypatch):
+    # the branch and bound re-solves its LPs through scipy's bundled HiGHS
+    # object (a private module); without it, every LP goes through linprog
+    from nmfkit._core import ssc
+
+    rng = np.random.default_rng(7)
+    cases = [random_H(rng, r, n, kind) for r, n, kind in
+             [(3, 7, "dense"), (4, 9, "zeros"), (4, 10, "sparse"), (3, 6, "zeros")]]
+    cases.append(np.array([[1.0, 0, 1, 0], [0, 1, 0, 1], [0, 0, 2, 2]]))  # second
+    cols = []  # holds: two zeros per column, every pattern (as above)
+    for i, j in itertools.combinations(range(4), 2):
+        for _ in range(3):
+            c = np.zeros(4)
+            c[[i, j]] = rng.uniform(0.2, 1.0, 2)
+            cols.append(c)
+    cases.append(np.array(cols).T)
+    fast = [check_ssc(H, method="bnb") for H in cases]
+    assert {r.holds for r in fast} == {True, False}
+    assert {r.failed_part for r in fast} == {"first", "second", None}
+    calls = []
+    real_init = ssc._PolytopeLP.__init__
+
+    def without_highs(self, A):
+        real_init(self, A)
+        calls.append(self.highs is not None)
+        self.highs = None
+
+    monkeypatch.setattr(ssc._PolytopeLP, "__init__", without_highs)
+    slow = [check_ssc(H, method="bnb") for H in cases]
+    assert calls and any(calls)  # the fast path was there, and was switched off
+    for a, b in zip(fast, slow):
+        assert a.holds is b.holds and a.failed_part == b.failed_part
+        assert b.value == pytest.approx(a.value, rel=1e-6)
+
 @pytest.mark.slow
 def test_agrees_with_brute_force(rng):
     seen = {True: 0, False: 0}
