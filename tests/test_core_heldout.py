@@ -70,5 +70,25 @@ def test_an_X_changed_in_place_gets_a_new_split():
     X[0, :] = 0.0    # and another pattern
     assert heldout_score(X, H, random_state=0) == pytest.approx(
         heldout_score(X, H, random_state=np.random.RandomState(0)), rel=1e-12)
-    X_vis, rows = heldout._SPLITS[next(reversed(heldout._SPLITS))][:2]
+    X_vis, rows = heldout._SPLITS[next(reversed(heldout._SPLITS))][0][:2]
     assert not X_vis.data.flags.writeable and not rows.flags.writeable
+
+
+def test_the_split_cache_keeps_to_its_byte_budget(monkeypatch):
+    from nmfkit._core import heldout
+
+    heldout._SPLITS.clear()
+    monkeypatch.setattr(heldout, "_SPLITS_BUDGET", 40_000)
+    scores = []
+    for seed in range(6):
+        X, H = _data(10 + seed, density=0.5)
+        scores.append(heldout_score(X, H, random_state=0))
+        held = sum(v[1] for v in heldout._SPLITS.values())
+        assert 0 < held <= 40_000
+    assert 1 <= len(heldout._SPLITS) < 6  # the oldest went out
+    X, H = _data(15, density=0.5)  # the newest is still there, and still right
+    assert heldout_score(X, H, random_state=0) == scores[-1]
+    big, Hb = np.random.RandomState(0).rand(200, 100), np.ones((2, 100))
+    heldout._SPLITS.clear()
+    heldout_score(big, Hb, random_state=0)  # 160 kB of X: too large to keep
+    assert len(heldout._SPLITS) == 0

@@ -18,6 +18,7 @@ of all entries. ``X`` is never densified.
 """
 
 import hashlib
+import threading
 from collections import OrderedDict
 
 import numpy as np
@@ -80,13 +81,15 @@ def _split_stored(X, fraction, rng):
 
 
 # The full-X splits of the last few matrices. NMFk scores two fits at every
-# rank, and GridSearchCV every candidate on the same test fold, all with the
+# rank, and GridSearchCV every candidate on each test fold, all with the
 # same seed: the split (a quarter of a score on the arXiv TF-IDF matrix) is
-# made once. Keyed by a digest of X's content, so an X changed in place gets
-# a new split; the cached arrays are read-only.
+# made once per matrix. Keyed by a digest of X's content, so an X changed in
+# place gets a new split; the cached arrays are read-only. The cache holds at
+# most _SPLITS_BUDGET bytes (least recently used out first): a split larger
+# than that is not kept.
 _SPLITS = OrderedDict()
-_SPLITS_KEEP = 2
-_SPLITS_MAX_BYTES = 1 << 28
+_SPLITS_BUDGET = 64 << 20
+_SPLITS_LOCK = threading.Lock()
 
 
 def _digest(X):
@@ -104,24 +107,29 @@ def _cached_full_split(X, fraction, seed):
 
     Returns the split and the CSR indicator of its hidden entries.
     """
+    size = X.data.nbytes if sp.issparse(X) else X.nbytes
     cache = (X.format in ("csr", "csc") if sp.issparse(X) else True) and (
-        (X.data.nbytes if sp.issparse(X) else X.nbytes) <= _SPLITS_MAX_BYTES)
+        size <= _SPLITS_BUDGET)
     key = (_digest(X), float(fraction), int(seed)) if cache else None
-    if key is not None and key in _SPLITS:
-        _SPLITS.move_to_end(key)
-        return _SPLITS[key]
+    with _SPLITS_LOCK:
+        if key is not None and key in _SPLITS:
+            _SPLITS.move_to_end(key)
+            return _SPLITS[key][0]
     Xs = X if sp.issparse(X) else sp.csr_matrix(X)
     X_vis, rows, cols, vals, weights = _split_sparse_full(
         Xs, fraction, np.random.RandomState(seed))
     hidden = sp.csr_matrix((np.ones(rows.size), (rows, cols)), shape=X.shape)
     out = (X_vis, rows, cols, vals, weights, hidden)
-    if key is not None:
-        for a in (X_vis.data, X_vis.indices, X_vis.indptr, rows, cols, vals, weights,
-                  hidden.data, hidden.indices, hidden.indptr):
+    arrays = (X_vis.data, X_vis.indices, X_vis.indptr, rows, cols, vals, weights,
+              hidden.data, hidden.indices, hidden.indptr)
+    nbytes = sum(a.nbytes for a in arrays)
+    if key is not None and nbytes <= _SPLITS_BUDGET:
+        for a in arrays:
             a.flags.writeable = False
-        _SPLITS[key] = out
-        while len(_SPLITS) > _SPLITS_KEEP:
-            _SPLITS.popitem(last=False)
+        with _SPLITS_LOCK:
+            _SPLITS[key] = (out, nbytes)
+            while sum(v[1] for v in _SPLITS.values()) > _SPLITS_BUDGET:
+                _SPLITS.popitem(last=False)
     return out
 
 
