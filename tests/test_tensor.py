@@ -321,20 +321,28 @@ def test_panther_names_the_pathway_groups(cohort):
 def test_panther_recovers_the_planted_pathway_groups(cohort):
     """Each planted group is one component, in all three modes: its class's
     samples load on it, its pathways and its core genes rank first in it."""
+    from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import cross_val_score
 
-    # PANTHER starts at random: keep the best objective of four starts, as a
-    # user would (2 of these 4 starts end in a local minimum that merges two
-    # groups, with an objective about 2% higher)
+    # PANTHER starts at random; every start finds one component per group
+    # (before the unpenalised first part of the fit, 2 of these 4 starts
+    # ended in a local minimum that merged two groups), and the best
+    # objective is the model kept, as a user would
     fits = [PANTHER(pathways=cohort.pathways, n_components=4, random_state=seed)
             .fit(cohort.data) for seed in range(4)]
-    model = min(fits, key=lambda m: m.objective_[-1])
-    A, B, C = model.sample_factors_, model.pathway_factors_, model.gene_factors_
     n_groups = len(cohort.group_pathways)
-    # the component of group g: where the samples of its class load most
-    comp = [int(np.argmax(A[cohort.target == g + 1].mean(axis=0)))
-            for g in range(n_groups)]
-    assert len(set(comp)) == n_groups, comp  # one component per group
+
+    def components(model):  # the component of group g: where its class loads most
+        A = model.sample_factors_
+        return [int(np.argmax(A[cohort.target == g + 1].mean(axis=0)))
+                for g in range(n_groups)]
+
+    for model in fits:
+        assert len(set(components(model))) == n_groups, components(model)
+    model = min(fits, key=lambda m: m.objective_[-1])
+    comp = components(model)
+    B, C = model.pathway_factors_, model.gene_factors_
     for g, r in enumerate(comp):
         in_group = np.zeros(B.shape[0], dtype=bool)
         in_group[cohort.group_pathways[g]] = True
@@ -342,10 +350,16 @@ def test_panther_recovers_the_planted_pathway_groups(cohort):
         core[cohort.group_genes[g]] = True
         assert roc_auc_score(in_group, B[:, r]) > 0.9, (g, B[:, r])
         assert roc_auc_score(core, C[:, r]) > 0.95, (g, C[:, r])
-    # the samples of each disease class are told apart by their component
+    # the samples of each disease class are told apart by their components:
+    # mostly by the largest of the groups' features, and all but a few by a
+    # classifier on the features (what transform is for)
     disease = cohort.target > 0
-    assigned = np.argmax(A[disease][:, comp], axis=1) + 1
-    assert np.mean(assigned == cohort.target[disease]) > 0.9
+    F = model.transform(cohort.data)[disease]
+    assigned = np.argmax(F[:, comp], axis=1) + 1
+    assert np.mean(assigned == cohort.target[disease]) > 0.85
+    accuracy = cross_val_score(LogisticRegression(max_iter=1000), F,
+                               cohort.target[disease], cv=5).mean()
+    assert accuracy > 0.95, accuracy
 
 
 @pytest.mark.slow
@@ -474,16 +488,29 @@ def planted_panther(seed=0, k=3, n=150, n_pathways=6, size=10, scale=10.0):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("ortho", [0.0, 0.1])
 @pytest.mark.parametrize("seed", [0, 1])
-def test_panther_gridsearch_finds_the_planted_rank_without_a_scorer(seed):
-    # PANTHER.score (held-out tensor entries) is what GridSearchCV maximises.
-    # ortho=0: the planted sample factors are not orthogonal
+def test_panther_gridsearch_finds_the_planted_rank_without_a_scorer(seed, ortho):
+    # PANTHER.score (held-out tensor entries) is what GridSearchCV maximises,
+    # with and without the default orthogonality penalty (with it, before the
+    # unpenalised first part, seed 0 picked 5: fits stuck at poor points)
     X, P = planted_panther(seed)
-    search = GridSearchCV(PANTHER(pathways=P, ortho=0.0, random_state=0),
+    search = GridSearchCV(PANTHER(pathways=P, ortho=ortho, random_state=0),
                           {"n_components": [1, 2, 3, 4, 5, 6]},
                           cv=KFold(3, shuffle=True, random_state=0)).fit(X)
     scores = search.cv_results_["mean_test_score"]
     assert search.best_params_["n_components"] == 3, scores
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_panther_with_the_default_penalty_reaches_one_objective_from_any_start(seed):
+    # from a random start the penalised fit alone stopped at 2.7-4.4x the
+    # best objective for 9 of 15 (cohort, seed) pairs; the unpenalised first
+    # part takes every start to the same point
+    X, P = planted_panther(seed)
+    objectives = [PANTHER(pathways=P, n_components=3, random_state=rs).fit(X)
+                  .objective_[-1] for rs in range(5)]
+    assert max(objectives) < 1.01 * min(objectives), objectives
 
 
 def test_panther_score_matches_the_materialised_tensor():
