@@ -62,7 +62,7 @@ import _common  # noqa: E402
 from nmfkit import NMF  # noqa: E402
 from nmfkit._core.hals import fit_hals  # noqa: E402
 from nmfkit._core.init import initialize  # noqa: E402
-from nmfkit.distributed import _fold_sources  # noqa: E402
+from nmfkit.distributed import _block_tasks  # noqa: E402
 
 K = 20
 N_FEATURES = 200
@@ -179,25 +179,16 @@ def _touch(block):
 
 
 def produce_blocks(X):
-    """Each block of ``X`` made and dropped, one task per block (the floor).
+    """Each block of ``X`` made and summed, one task per block (the floor).
 
-    ``X.map_blocks`` of a function that sums the block, with each
-    block's sources folded into its task as nmfkit's passes fold them
-    (``nmfkit.distributed._fold_sources``), and reading it whole (a sum):
-    what producing one block costs any task that needs it whole.
+    ``X.map_blocks`` of a function that sums the block, with each block's
+    sources folded into its task as nmfkit's passes fold them
+    (``nmfkit.distributed._block_tasks``): what producing one block costs any
+    task that needs it whole.
     """
-    from dask.delayed import Delayed
-    from dask.highlevelgraph import HighLevelGraph
-
     with dask.annotate(bench="touch"):
         out = X.map_blocks(_touch, dtype=float, chunks=(1, 1))
-    keys = [k for row in out.__dask_keys__() for k in row]
-    with dask.config.set({"optimization.fuse.active": False}):
-        graph = out.__dask_optimize__(out.__dask_graph__(), keys)
-    graph = _fold_sources(dict(graph), keys)
-    hlg = HighLevelGraph.from_collections("bench-touch", graph, dependencies=())
-    parts = [Delayed(k, hlg, layer="bench-touch") for k in keys]
-    return _Computes(parts)
+    return _Computes(_block_tasks(out))
 
 
 class _Computes:

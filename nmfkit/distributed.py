@@ -592,15 +592,27 @@ class _Runner:
         self.limit_blas = self.client is None and scheduler in (None, dask.threaded.get)
         self.meta = np.empty((0, 0), dtype=object)
 
+    def _name(self, prefix, *parts):
+        """``prefix-<hash of parts>``: a layer name (``map_blocks(name=)``).
+
+        ``name=`` rather than ``token=``, which dask 2024.12 to 2025.x
+        deprecated with a FutureWarning (later releases accept both).
+        """
+        return f"{prefix}-{self.dask.base.tokenize(*parts)}"
+
     def initial(self, func, **kwargs):
         """Blocks' first states, made on the workers by ``func(block_info=)``."""
-        return self.da.map_blocks(func, chunks=self.blocks.X.chunks, dtype=object,
-                                  meta=self.meta, token="nmfkit-init", **kwargs)
+        chunks = self.blocks.X.chunks
+        return self.da.map_blocks(func, chunks=chunks, dtype=object, meta=self.meta,
+                                  name=self._name("nmfkit-init", func, chunks, kwargs),
+                                  **kwargs)
 
     def from_W(self, W, **kwargs):
         """Blocks' first states from a dask ``W`` chunked like ``X``'s rows."""
-        return W.map_blocks(_user_block, chunks=self.blocks.X.chunks, dtype=object,
-                            meta=self.meta, token="nmfkit-user-w", **kwargs)
+        chunks = self.blocks.X.chunks
+        return W.map_blocks(_user_block, chunks=chunks, dtype=object, meta=self.meta,
+                            name=self._name("nmfkit-user-w", W, chunks, kwargs),
+                            **kwargs)
 
     def reduce(self, shares):
         delayed = self.dask.delayed
@@ -633,15 +645,15 @@ class _Runner:
         # its last use. No worker annotations: the scheduler places a block's
         # task where most of its input bytes are (X_b when X is persisted,
         # else the previous W_b), so W_b stays beside X_b without them.
-        with (dask.annotate(nmfkit_pass=token) if _can_fold()
-              else contextlib.nullcontext()):
-            out = da.map_blocks(_on_block, *ins, task=func, static=bl.static,
-                                nan_blocks=bl.nan_blocks, check=check,
-                                args=tuple(args), chunks=bl.X.chunks, dtype=object,
-                                meta=self.meta, token=token)
+        kwargs = dict(task=func, static=bl.static, nan_blocks=bl.nan_blocks,
+                      check=check, args=tuple(args))
+        with dask.annotate(nmfkit_pass=token):
+            out = da.map_blocks(_on_block, *ins, chunks=bl.X.chunks, dtype=object,
+                                meta=self.meta, name=self._name(token, *ins, kwargs),
+                                **kwargs)
         del ins
         name, chunks = out.name, out.chunks
-        parts = self._block_tasks(out)
+        parts = _block_tasks(out)
         del out
         shares = ([dask.delayed(_share_of, pure=True)(p) for p in parts]
                   if returns_w else parts)
@@ -704,32 +716,6 @@ class _Runner:
             old.pop(new[future], None)
         old.clear()
 
-    def _block_tasks(self, out):
-        """The pass's block tasks as delayed objects, each owning its block's sources.
-
-        The graph is optimised as :meth:`dask.array.Array.to_delayed` does,
-        then every task that only one block task needs (transitively: reading
-        the block, the layers of an expression that Dask does not fuse, such
-        as its random sources and its matrix products) is folded into that
-        block task (:func:`_fold_sources`). So a block of ``X`` and the pieces
-        it is made of exist only inside its task: the scheduler neither holds
-        them between tasks nor moves them between workers.
-        """
-        from dask.delayed import Delayed
-        from dask.highlevelgraph import HighLevelGraph
-
-        if not _can_fold():  # dask before Task.fuse: dask's own fusion only
-            return list(out.to_delayed(optimize_graph=True).ravel())
-        keys = [k for k in out.__dask_keys__() for k in k]  # (i, 0) per block
-        # without the linear fusion: a fused chain holds its outside inputs
-        # for its whole run (the `+`'s operands while the block task runs)
-        with self.dask.config.set({"optimization.fuse.active": False}):
-            graph = out.__dask_optimize__(out.__dask_graph__(), keys)
-        graph = _fold_sources(dict(graph), keys)
-        layer = f"delayed-{out.name}"
-        hlg = HighLevelGraph.from_collections(layer, graph, dependencies=())
-        return [Delayed(k, hlg, layer=layer) for k in keys]
-
     def _failed_block(self, persisted, tracker):
         """The block whose task failed in a pass (``None`` when unknown)."""
         n = len(self.blocks.bounds)
@@ -760,13 +746,32 @@ class _Runner:
                                  meta=np.empty((0, 0), dtype=bl.dtype))
 
 
-def _can_fold():
-    """Whether this dask builds tasks from subgraphs (``Task.fuse``, 2024.12+)."""
-    try:
-        from dask._task_spec import Task
-    except ImportError:
-        return False
-    return hasattr(Task, "fuse")
+def _block_tasks(out):
+    """The blocks of a row-blocked map over ``X`` as delayed objects, one task each.
+
+    The graph is optimised as :meth:`dask.array.Array.to_delayed` does (but
+    without dask's linear fusion: a fused chain holds its outside inputs for
+    its whole run, e.g. the two operands of an expression's `+` while the
+    block task runs), then every task that only one block task needs
+    (transitively: reading the block, the layers of an expression that Dask
+    does not fuse, such as its random sources and its matrix products) is
+    folded into that block task (:func:`_fold_sources`). So a block of ``X``
+    and the pieces it is made of exist only inside its task: the scheduler
+    neither holds them between tasks nor moves them between workers.
+    ``out``'s own layer should carry an annotation, so that dask's blockwise
+    optimisation does not merge ``X``'s last layer into it.
+    """
+    import dask
+    from dask.delayed import Delayed
+    from dask.highlevelgraph import HighLevelGraph
+
+    keys = [k for row in out.__dask_keys__() for k in row]  # (i, 0) per block
+    with dask.config.set({"optimization.fuse.active": False}):
+        graph = out.__dask_optimize__(out.__dask_graph__(), keys)
+    graph = _fold_sources(dict(graph), keys)
+    layer = f"delayed-{out.name}"
+    hlg = HighLevelGraph.from_collections(layer, graph, dependencies=())
+    return [Delayed(k, hlg, layer=layer) for k in keys]
 
 
 def _fold_sources(graph, outputs):
@@ -777,11 +782,9 @@ def _fold_sources(graph, outputs):
     a block of a source that two blocks read) stay separate, and so do
     data and persisted results (only tasks and aliases are folded). The
     folded task runs its subgraph in order and frees each intermediate
-    after its last use (``Task.fuse``). Dask releases without ``Task.fuse``
-    (before 2024.12) get the graph back unchanged.
+    after its last use (``Task.fuse``, dask 2024.12 and later: the
+    minimum of the ``dask`` extra).
     """
-    if not _can_fold():
-        return graph
     from dask._task_spec import Alias, Task, convert_legacy_graph
 
     graph = convert_legacy_graph(graph)

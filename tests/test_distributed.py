@@ -315,10 +315,6 @@ def test_X_is_never_gathered(solver, plain_hals):
     NMF(4, random_state=0, max_iter=5).fit(Xd)  # nor the random init
 
 
-needs_fold = pytest.mark.skipif(not nd._can_fold(),
-                                reason="folding needs dask >= 2024.12 (Task.fuse)")
-
-
 def _expression(rows, block_rows, n=8, k=3, seed=0):
     """``W @ H + noise`` with random sources Dask does not fuse into one task."""
     rng = da.random.default_rng(seed)
@@ -335,7 +331,6 @@ def _sum_blocks(X):
     return graph, keys
 
 
-@needs_fold
 def test_each_block_task_owns_the_sources_only_it_needs():
     X = _expression(60, 20)
     graph, keys = _sum_blocks(X)
@@ -349,7 +344,6 @@ def test_each_block_task_owns_the_sources_only_it_needs():
     np.testing.assert_allclose(dask.get(folded, keys), dask.get(graph, keys))
 
 
-@needs_fold
 def test_a_source_block_two_blocks_read_stays_a_separate_task():
     source = da.from_array(np.arange(60.0 * 8).reshape(60, 8), chunks=(30, 8)) * 2
     X = source.rechunk((20, 8))  # block 1 reads source blocks 0 and 1
@@ -364,7 +358,6 @@ def test_a_source_block_two_blocks_read_stays_a_separate_task():
                                 for i in range(3)])
 
 
-@needs_fold
 def test_a_pass_over_an_expression_holds_one_block_at_a_time():
     # Traced numpy allocations around every task of a fit (synchronous
     # scheduler): a block task needs what producing its block of the
