@@ -761,17 +761,24 @@ def _block_tasks(out):
     ``out``'s own layer should carry an annotation, so that dask's blockwise
     optimisation does not merge ``X``'s last layer into it.
     """
-    import dask
     from dask.delayed import Delayed
     from dask.highlevelgraph import HighLevelGraph
+
+    graph, keys = _optimized_graph(out)
+    graph = _fold_sources(graph, keys)
+    layer = f"delayed-{out.name}"
+    hlg = HighLevelGraph.from_collections(layer, graph, dependencies=())
+    return [Delayed(k, hlg, layer=layer) for k in keys]
+
+
+def _optimized_graph(out):
+    """``out``'s graph as a dict, optimised without dask's linear fusion, and its keys."""
+    import dask
 
     keys = [k for row in out.__dask_keys__() for k in row]  # (i, 0) per block
     with dask.config.set({"optimization.fuse.active": False}):
         graph = out.__dask_optimize__(out.__dask_graph__(), keys)
-    graph = _fold_sources(dict(graph), keys)
-    layer = f"delayed-{out.name}"
-    hlg = HighLevelGraph.from_collections(layer, graph, dependencies=())
-    return [Delayed(k, hlg, layer=layer) for k in keys]
+    return dict(graph), keys
 
 
 def _fold_sources(graph, outputs):

@@ -324,11 +324,9 @@ def _expression(rows, block_rows, n=8, k=3, seed=0):
 
 
 def _sum_blocks(X):
-    out = X.map_blocks(lambda b: np.full((1, 1), b.sum()), chunks=(1, 1), dtype=float)
-    keys = [k for row in out.__dask_keys__() for k in row]
-    with dask.config.set({"optimization.fuse.active": False}):
-        graph = dict(out.__dask_optimize__(out.__dask_graph__(), keys))
-    return graph, keys
+    """The unfolded graph of a pass summing each block, and its block keys."""
+    return nd._optimized_graph(
+        X.map_blocks(lambda b: np.full((1, 1), b.sum()), chunks=(1, 1), dtype=float))
 
 
 def test_each_block_task_owns_the_sources_only_it_needs():

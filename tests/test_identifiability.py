@@ -110,24 +110,28 @@ def test_second_part_fails(method):
     np.testing.assert_allclose(res.x, [2 / 3, 2 / 3, -1 / 3], atol=1e-6)
 
 
-def test_ssc_holds_not_separable():
-    # cone(H) = the columns with two zeros' complement: r = 4, two zeros per
-    # column, all 6 patterns with two random weights (checked by brute force)
-    rng = np.random.default_rng(3)
+def _two_zeros_per_column(rng):
+    """r = 4, two zeros per column, all 6 patterns with two random weights each
+    three times: SSC holds and H is not separable (checked by brute force)."""
     cols = []
     for i, j in itertools.combinations(range(4), 2):
         for _ in range(3):
             c = np.zeros(4)
             c[[i, j]] = rng.uniform(0.2, 1.0, 2)
             cols.append(c)
-    H = np.array(cols).T
+    return np.array(cols).T
+
+
+def test_ssc_holds_not_separable():
+    # cone(H) = the columns with two zeros' complement: r = 4, two zeros per
+    # column, all 6 patterns with two random weights (checked by brute force)
+    H = _two_zeros_per_column(np.random.default_rng(3))
     bounded, p, q = brute_force(H)
     assert bounded and p == pytest.approx(1.0) and q < 1 - 1e-3  # the planted truth
     for method in ("vertices", "bnb", "milp"):
         res = check_ssc(H, method=method)
         assert res.holds is True, method
         assert res.value == 1.0 and res.upper_bound == 1.0
-
 
 
 def test_bnb_without_scipys_private_highs_object_gives_the_same_answers(monkeypatch):
@@ -139,13 +143,7 @@ def test_bnb_without_scipys_private_highs_object_gives_the_same_answers(monkeypa
     cases = [random_H(rng, r, n, kind) for r, n, kind in
              [(3, 7, "dense"), (4, 9, "zeros"), (4, 10, "sparse"), (3, 6, "zeros")]]
     cases.append(np.array([[1.0, 0, 1, 0], [0, 1, 0, 1], [0, 0, 2, 2]]))  # second
-    cols = []  # holds: two zeros per column, every pattern (as above)
-    for i, j in itertools.combinations(range(4), 2):
-        for _ in range(3):
-            c = np.zeros(4)
-            c[[i, j]] = rng.uniform(0.2, 1.0, 2)
-            cols.append(c)
-    cases.append(np.array(cols).T)
+    cases.append(_two_zeros_per_column(rng))  # holds
     fast = [check_ssc(H, method="bnb") for H in cases]
     assert {r.holds for r in fast} == {True, False}
     assert {r.failed_part for r in fast} == {"first", "second", None}
@@ -163,6 +161,7 @@ def test_bnb_without_scipys_private_highs_object_gives_the_same_answers(monkeypa
     for a, b in zip(fast, slow):
         assert a.holds is b.holds and a.failed_part == b.failed_part
         assert b.value == pytest.approx(a.value, rel=1e-6)
+
 
 @pytest.mark.slow
 def test_agrees_with_brute_force(rng):
